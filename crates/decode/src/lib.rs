@@ -1,0 +1,300 @@
+//! Decoding of CloudTrail files into [`Event`]s.
+//!
+//! Accepted, after optional gzip (detected by its magic bytes, not the file name):
+//! - the S3 delivery format, one object `{"Records":[...]}` per file;
+//! - JSON Lines, one record per line (CloudTrail Lake, Athena and `jq -c '.Records[]'` exports).
+//!
+//! The fast path parses a whole file into typed records that borrow from the buffer (sonic-rs,
+//! skipping the large `requestParameters`/`responseElements` without building them). When that
+//! fails, a tolerant path parses record by record, so that one bad record, or a file cut short,
+//! costs only what is actually broken. Every problem becomes an [`Issue`] with its kind and
+//! record index; nothing is dropped silently.
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use trailhound_model::Event;
+
+mod record;
+pub use record::RawRecord;
+
+/// What went wrong with a file or a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IssueKind {
+    /// The file could not be read.
+    Io,
+    /// A gzip stream that ends early: what was decompressed before the cut is still decoded.
+    TruncatedGzip,
+    /// A gzip stream with corrupt data: what was decompressed before it is still decoded.
+    CorruptGzip,
+    /// The content is not JSON at all.
+    NotJson,
+    /// JSON, but neither `{"Records":[...]}` nor JSON Lines of records.
+    NotCloudTrail,
+    /// A `{"Records":[...]}` document that ends early or breaks off: earlier records are kept.
+    TruncatedJson,
+    /// A record that is not a JSON object or has a field of the wrong type.
+    BadRecord,
+    /// A record without `eventTime`: dropped, it cannot be placed in time.
+    MissingEventTime,
+    /// An `eventTime` that is not an RFC 3339 date-time: dropped.
+    BadEventTime,
+    /// An `eventTime` outside 1677..2262: dropped.
+    EventTimeOutOfRange,
+    /// A record without `userIdentity`: kept, with an empty identity.
+    MissingUserIdentity,
+}
+
+impl IssueKind {
+    /// All kinds, in report order.
+    pub const ALL: [IssueKind; 11] = [
+        Self::Io,
+        Self::TruncatedGzip,
+        Self::CorruptGzip,
+        Self::NotJson,
+        Self::NotCloudTrail,
+        Self::TruncatedJson,
+        Self::BadRecord,
+        Self::MissingEventTime,
+        Self::BadEventTime,
+        Self::EventTimeOutOfRange,
+        Self::MissingUserIdentity,
+    ];
+
+    /// A short, stable name for reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Io => "io_error",
+            Self::TruncatedGzip => "truncated_gzip",
+            Self::CorruptGzip => "corrupt_gzip",
+            Self::NotJson => "not_json",
+            Self::NotCloudTrail => "not_cloudtrail",
+            Self::TruncatedJson => "truncated_json",
+            Self::BadRecord => "bad_record",
+            Self::MissingEventTime => "missing_event_time",
+            Self::BadEventTime => "bad_event_time",
+            Self::EventTimeOutOfRange => "event_time_out_of_range",
+            Self::MissingUserIdentity => "missing_user_identity",
+        }
+    }
+
+    /// True when the record (or the rest of the file) was not turned into events.
+    pub fn loses_data(self) -> bool {
+        !matches!(self, Self::MissingUserIdentity)
+    }
+}
+
+/// One problem found while decoding a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// What kind of problem.
+    pub kind: IssueKind,
+    /// Zero-based record index (array position or line number − 1), when it concerns one record.
+    pub record: Option<u32>,
+    /// A short human-readable explanation.
+    pub detail: String,
+}
+
+/// The events and issues of one decoded file.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The good events, in file order.
+    pub events: Vec<Event>,
+    /// The problems, in file order.
+    pub issues: Vec<Issue>,
+    /// Bytes after decompression.
+    pub decompressed_bytes: u64,
+    /// True when the content is a CloudTrail digest file (skipped, no events).
+    pub digest: bool,
+}
+
+impl Decoded {
+    fn issue(&mut self, kind: IssueKind, record: Option<u32>, detail: impl Into<String>) {
+        self.issues.push(Issue {
+            kind,
+            record,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// Decodes the raw bytes of one file (gzipped or not); `file` is recorded in each event's
+/// provenance.
+pub fn decode(raw: &[u8], file: u32) -> Decoded {
+    let mut out = Decoded::default();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let text = gunzip(raw, &mut out);
+        decode_json(&text, file, &mut out);
+    } else {
+        decode_json(raw, file, &mut out);
+    }
+    out
+}
+
+/// Decompresses a (possibly multi-member) gzip stream, keeping what precedes an error.
+fn gunzip(raw: &[u8], out: &mut Decoded) -> Vec<u8> {
+    // The gzip trailer holds the uncompressed size mod 2^32: a good capacity hint.
+    let hint = raw
+        .get(raw.len().saturating_sub(4)..)
+        .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize)
+        .unwrap_or(0)
+        .clamp(raw.len(), raw.len().saturating_mul(40).max(1 << 16));
+    let mut text = Vec::with_capacity(hint);
+    if let Err(e) = MultiGzDecoder::new(raw).read_to_end(&mut text) {
+        let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            IssueKind::TruncatedGzip
+        } else {
+            IssueKind::CorruptGzip
+        };
+        out.issue(
+            kind,
+            None,
+            format!("{e} after {} decompressed bytes", text.len()),
+        );
+    }
+    text
+}
+
+/// Decodes uncompressed JSON text.
+fn decode_json(text: &[u8], file: u32, out: &mut Decoded) {
+    out.decompressed_bytes = text.len() as u64;
+    let body = trim_start(text);
+    if body.is_empty() {
+        return;
+    }
+    if body[0] == b'{' {
+        match sonic_rs::from_slice::<record::RecordsFile>(body) {
+            Ok(doc) => {
+                if let Some(records) = doc.records {
+                    out.events.reserve(records.len());
+                    for (i, r) in records.into_iter().enumerate() {
+                        r.push_into(file, i as u32, out);
+                    }
+                    return;
+                }
+                if doc.digest_start_time.is_some() {
+                    out.digest = true;
+                    return;
+                }
+            }
+            Err(_) => {
+                if let Some(array) = records_array(body) {
+                    return decode_records_tolerant(array, file, out);
+                }
+            }
+        }
+    }
+    decode_lines(body, file, out);
+}
+
+/// The slice starting at the `[` of a leading `{"Records":[`, if the document starts that way.
+fn records_array(body: &[u8]) -> Option<&[u8]> {
+    let rest = trim_start(body.strip_prefix(b"{")?);
+    let rest = trim_start(rest.strip_prefix(b"\"Records\"")?);
+    let rest = trim_start(rest.strip_prefix(b":")?);
+    rest.starts_with(b"[").then_some(rest)
+}
+
+/// Record-by-record decoding of a `[...]` array that failed the fast path.
+fn decode_records_tolerant(array: &[u8], file: u32, out: &mut Decoded) {
+    for (i, item) in sonic_rs::to_array_iter(array).enumerate() {
+        let i = i as u32;
+        match item {
+            Ok(value) => match sonic_rs::from_str::<RawRecord>(value.as_raw_str()) {
+                Ok(r) => r.push_into(file, i, out),
+                Err(e) => out.issue(IssueKind::BadRecord, Some(i), short(&e.to_string())),
+            },
+            Err(e) => {
+                out.issue(
+                    IssueKind::TruncatedJson,
+                    Some(i),
+                    format!(
+                        "records from index {i} on are lost: {}",
+                        short(&e.to_string())
+                    ),
+                );
+                return;
+            }
+        }
+    }
+}
+
+/// JSON Lines: each non-blank line is one record.
+fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
+    let before = out.issues.len();
+    let mut good = 0usize;
+    let mut not_json = 0usize;
+    let mut lines = 0usize;
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = trim_start(line);
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let i = i as u32;
+        if line[0] != b'{' {
+            not_json += 1;
+            out.issue(IssueKind::NotJson, Some(i), "line is not a JSON object");
+            continue;
+        }
+        match sonic_rs::from_slice::<RawRecord>(line) {
+            Ok(r) if r.looks_like_cloudtrail() => {
+                good += 1;
+                r.push_into(file, i, out);
+            }
+            Ok(_) => out.issue(
+                IssueKind::NotCloudTrail,
+                Some(i),
+                "JSON object without eventTime/eventName",
+            ),
+            Err(e) => {
+                let kind = if sonic_rs::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                    IssueKind::BadRecord
+                } else {
+                    not_json += 1;
+                    IssueKind::NotJson
+                };
+                out.issue(kind, Some(i), short(&e.to_string()));
+            }
+        }
+    }
+    // A file in which no line is a record is one problem, not one per line.
+    if good == 0 && lines > 0 {
+        out.issues.truncate(before);
+        let kind = if not_json == lines {
+            IssueKind::NotJson
+        } else {
+            IssueKind::NotCloudTrail
+        };
+        let what = if kind == IssueKind::NotJson {
+            "not JSON"
+        } else {
+            "JSON, but not CloudTrail records"
+        };
+        out.issue(
+            kind,
+            None,
+            format!("{what} ({lines} non-blank lines, none a CloudTrail record)"),
+        );
+    }
+}
+
+fn trim_start(mut s: &[u8]) -> &[u8] {
+    if let Some(rest) = s.strip_prefix(b"\xEF\xBB\xBF") {
+        s = rest;
+    }
+    let n = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &s[n..]
+}
+
+fn short(s: &str) -> String {
+    const MAX: usize = 160;
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
