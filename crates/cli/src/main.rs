@@ -1,1 +1,42 @@
-fn main() {}
+//! `trailhound`: finds compromised AWS access keys in CloudTrail logs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod hunt;
+mod stats;
+
+/// Finds compromised AWS access keys in CloudTrail logs.
+#[derive(Parser)]
+#[command(name = "trailhound", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay every detection over CloudTrail files, folders (recursively) and S3 prefixes.
+    Hunt(hunt::HuntArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hunt(args) => hunt::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trailhound: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Paths given on the command line, for commands that read CloudTrail.
+pub(crate) fn input_paths(paths: &[String]) -> Vec<PathBuf> {
+    paths.iter().map(PathBuf::from).collect()
+}

@@ -13,6 +13,7 @@
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
+use serde::de::IgnoredAny;
 use trailhound_model::Event;
 
 mod record;
@@ -233,8 +234,12 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
         lines += 1;
         let i = i as u32;
         if line[0] != b'{' {
-            not_json += 1;
-            out.issue(IssueKind::NotJson, Some(i), "line is not a JSON object");
+            if sonic_rs::from_slice::<IgnoredAny>(line).is_ok() {
+                out.issue(IssueKind::NotCloudTrail, Some(i), "JSON, but not an object");
+            } else {
+                not_json += 1;
+                out.issue(IssueKind::NotJson, Some(i), "line is not JSON");
+            }
             continue;
         }
         match sonic_rs::from_slice::<RawRecord>(line) {
@@ -248,7 +253,7 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
                 "JSON object without eventTime/eventName",
             ),
             Err(e) => {
-                let kind = if sonic_rs::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                let kind = if sonic_rs::from_slice::<IgnoredAny>(line).is_ok() {
                     IssueKind::BadRecord
                 } else {
                     not_json += 1;

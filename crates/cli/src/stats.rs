@@ -1,0 +1,160 @@
+//! Run statistics: what was read, what was wrong with it, how fast.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use trailhound_decode::IssueKind;
+
+/// One problem, located.
+#[derive(Debug, Serialize)]
+pub struct LocatedIssue {
+    /// The file.
+    pub file: String,
+    /// Zero-based record index within the file, when the issue concerns one record.
+    pub record: Option<u32>,
+    /// The issue kind's stable name.
+    pub kind: &'static str,
+    /// What was wrong.
+    pub detail: String,
+}
+
+/// Everything a run counts; printed as the summary and written by `--stats`.
+#[derive(Debug, Default, Serialize)]
+pub struct RunStats {
+    /// CloudTrail files read.
+    pub files: u64,
+    /// Digest files skipped.
+    pub digest_files_skipped: u64,
+    /// Files in walked folders that are not CloudTrail files by name (README, LICENSE, ...).
+    pub other_files_skipped: u64,
+    /// Events decoded.
+    pub events: u64,
+    /// Bytes read from disk.
+    pub bytes: u64,
+    /// Bytes after decompression.
+    pub decompressed_bytes: u64,
+    /// Issues by kind name.
+    pub issues_by_kind: BTreeMap<&'static str, u64>,
+    /// Files with at least one issue.
+    pub files_with_issues: u64,
+    /// Events that arrived after their time had been passed to the detections.
+    pub late_events: u64,
+    /// `sourceIPAddress` values by kind (public_ipv4, public_ipv6, aws_service, ...).
+    pub source_address_kinds: BTreeMap<&'static str, u64>,
+    /// Events with a country.
+    pub events_with_country: u64,
+    /// Distinct countries seen.
+    pub countries: u64,
+    /// The GeoIP database used.
+    pub geoip: String,
+    /// Wall-clock seconds.
+    pub elapsed_seconds: f64,
+    /// Events per second.
+    pub events_per_second: f64,
+    /// Decompressed megabytes (10^6) per second.
+    pub decompressed_mb_per_second: f64,
+    /// The located issues (the first 10,000).
+    pub issues: Vec<LocatedIssue>,
+}
+
+/// How many located issues are kept.
+pub const MAX_LOCATED_ISSUES: usize = 10_000;
+
+impl RunStats {
+    /// Counts one issue.
+    pub fn add_issue(&mut self, file: &str, kind: IssueKind, record: Option<u32>, detail: &str) {
+        *self.issues_by_kind.entry(kind.name()).or_default() += 1;
+        if self.issues.len() < MAX_LOCATED_ISSUES {
+            self.issues.push(LocatedIssue {
+                file: file.to_owned(),
+                record,
+                kind: kind.name(),
+                detail: detail.to_owned(),
+            });
+        }
+    }
+
+    /// Fills in the rates from the elapsed time.
+    pub fn finish(&mut self, elapsed_seconds: f64) {
+        self.elapsed_seconds = elapsed_seconds;
+        let secs = elapsed_seconds.max(1e-9);
+        self.events_per_second = self.events as f64 / secs;
+        self.decompressed_mb_per_second = self.decompressed_bytes as f64 / 1e6 / secs;
+    }
+
+    /// The human summary printed to stderr.
+    pub fn summary(&self, show_issues: usize) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "read {} files ({} MB, {} MB decompressed), {} events in {:.2}s: {:.0} events/s, {:.0} MB/s",
+            self.files,
+            mb(self.bytes),
+            mb(self.decompressed_bytes),
+            self.events,
+            self.elapsed_seconds,
+            self.events_per_second,
+            self.decompressed_mb_per_second,
+        );
+        if self.digest_files_skipped + self.other_files_skipped > 0 {
+            let _ = writeln!(
+                s,
+                "skipped {} digest files and {} files that are not CloudTrail by name",
+                self.digest_files_skipped, self.other_files_skipped
+            );
+        }
+        let kinds: Vec<String> = self
+            .source_address_kinds
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "source addresses: {}; {} events with a country ({} countries) [{}]",
+            kinds.join(", "),
+            self.events_with_country,
+            self.countries,
+            self.geoip
+        );
+        if self.late_events > 0 {
+            let _ = writeln!(
+                s,
+                "{} events arrived after their time (files delivered late); still used",
+                self.late_events
+            );
+        }
+        if self.issues_by_kind.is_empty() {
+            let _ = writeln!(s, "bad input: none");
+        } else {
+            let kinds: Vec<String> = self
+                .issues_by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "bad input in {} files: {}",
+                self.files_with_issues,
+                kinds.join(", ")
+            );
+            for i in self.issues.iter().take(show_issues) {
+                let at = i.record.map(|r| format!(" record {r}")).unwrap_or_default();
+                let _ = writeln!(s, "  {}{at}: {}: {}", i.file, i.kind, i.detail);
+            }
+            let total: u64 = self.issues_by_kind.values().sum();
+            if total as usize > show_issues {
+                let _ = writeln!(
+                    s,
+                    "  ... {} more (see --stats FILE or --verbose)",
+                    total as usize - show_issues.min(total as usize)
+                );
+            }
+        }
+        s
+    }
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e6)
+}

@@ -1,0 +1,251 @@
+//! Every input format and every bad-input kind, with exact counts.
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use trailhound_decode::{Decoded, IssueKind, decode};
+
+fn record(i: usize) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"AIDA{i}","arn":"arn:aws:iam::111122223333:user/u{i}","accountId":"111122223333","accessKeyId":"AKIAEXAMPLE{i:09}","userName":"u{i}"}},"eventTime":"2026-01-0{d}T10:00:{s:02}Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","sourceIPAddress":"8.8.8.{i}","userAgent":"aws-cli/2.15.0","requestParameters":{{"maxItems":100,"nested":{{"a":[1,2,{{"b":"c"}}]}}}},"responseElements":null,"requestID":"r{i}","eventID":"e{i}","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#,
+        d = 1 + i % 3,
+        s = i % 60
+    )
+}
+
+fn records_file(n: usize) -> String {
+    let body: Vec<String> = (0..n).map(record).collect();
+    format!(r#"{{"Records":[{}]}}"#, body.join(","))
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn kinds(d: &Decoded) -> Vec<(IssueKind, Option<u32>)> {
+    d.issues.iter().map(|i| (i.kind, i.record)).collect()
+}
+
+#[test]
+fn records_object_plain() {
+    let d = decode(records_file(5).as_bytes(), 7);
+    assert_eq!(d.events.len(), 5);
+    assert!(d.issues.is_empty());
+    let e = &d.events[3];
+    assert_eq!(e.event_name, "ListUsers");
+    assert_eq!(e.user.access_key_id, "AKIAEXAMPLE000000003");
+    assert_eq!(e.user.arn, "arn:aws:iam::111122223333:user/u3");
+    assert_eq!(e.source_ip, "8.8.8.3");
+    assert_eq!(e.read_only, Some(true));
+    assert_eq!(e.event_id, "e3");
+    assert_eq!(e.error_code, "");
+    assert_eq!((e.provenance.file, e.provenance.record), (7, 3));
+    assert_eq!(
+        e.time,
+        trailhound_model::parse_rfc3339("2026-01-01T10:00:03Z").unwrap()
+    );
+}
+
+#[test]
+fn records_object_gzipped_and_pretty() {
+    let pretty = format!(
+        "\u{feff}\n  {}",
+        records_file(4).replace("\"Records\":", "\"Records\" : ")
+    );
+    let d = decode(&gz(pretty.as_bytes()), 0);
+    assert_eq!(d.events.len(), 4);
+    assert!(d.issues.is_empty(), "{:?}", d.issues);
+    assert_eq!(d.decompressed_bytes, pretty.len() as u64);
+}
+
+#[test]
+fn multi_member_gzip() {
+    let mut both = gz(records_file(2).as_bytes());
+    both.extend(gz(b""));
+    let d = decode(&both, 0);
+    assert_eq!(d.events.len(), 2);
+}
+
+#[test]
+fn json_lines_plain_and_gzipped() {
+    let lines: Vec<String> = (0..6).map(record).collect();
+    let text = lines.join("\n") + "\n\n";
+    for raw in [text.clone().into_bytes(), gz(text.as_bytes())] {
+        let d = decode(&raw, 1);
+        assert_eq!(d.events.len(), 6);
+        assert!(d.issues.is_empty());
+        assert_eq!(d.events[5].provenance.record, 5);
+    }
+}
+
+#[test]
+fn escaped_strings_are_decoded() {
+    let text = records_file(1).replace("aws-cli/2.15.0", r#"Mozilla \"quoted\" \u00e9"#);
+    let d = decode(text.as_bytes(), 0);
+    assert_eq!(d.events[0].user_agent, "Mozilla \"quoted\" é");
+}
+
+#[test]
+fn truncated_gzip_keeps_the_records_before_the_cut() {
+    let full = gz(records_file(200).as_bytes());
+    let cut = &full[..full.len() * 2 / 3];
+    let d = decode(cut, 0);
+    let k = kinds(&d);
+    assert_eq!(k[0], (IssueKind::TruncatedGzip, None));
+    assert_eq!(k[1].0, IssueKind::TruncatedJson);
+    assert_eq!(k.len(), 2);
+    let kept = d.events.len();
+    assert!(kept > 50 && kept < 200, "kept {kept}");
+    // The truncated-JSON issue names the first lost record.
+    assert_eq!(k[1].1, Some(kept as u32));
+    for (i, e) in d.events.iter().enumerate() {
+        assert_eq!(e.provenance.record, i as u32);
+    }
+}
+
+#[test]
+fn corrupt_gzip_is_reported() {
+    let mut bad = gz(records_file(50).as_bytes());
+    let n = bad.len();
+    for b in &mut bad[n / 2..n / 2 + 16] {
+        *b ^= 0x55;
+    }
+    let d = decode(&bad, 0);
+    assert!(
+        matches!(
+            d.issues[0].kind,
+            IssueKind::CorruptGzip | IssueKind::TruncatedGzip
+        ),
+        "{:?}",
+        d.issues
+    );
+    assert!(d.events.len() < 50);
+}
+
+#[test]
+fn not_json_is_one_issue_per_file() {
+    let d = decode(b"this is a text file\nwith two lines\n", 0);
+    assert_eq!(kinds(&d), vec![(IssueKind::NotJson, None)]);
+    assert!(d.events.is_empty());
+    let d = decode(b"\x00\x01binary", 0);
+    assert_eq!(kinds(&d), vec![(IssueKind::NotJson, None)]);
+}
+
+#[test]
+fn json_that_is_not_cloudtrail() {
+    let d = decode(br#"{"hello":"world"}"#, 0);
+    assert_eq!(kinds(&d), vec![(IssueKind::NotCloudTrail, None)]);
+    let d = decode(b"[1,2,3]", 0);
+    assert_eq!(kinds(&d), vec![(IssueKind::NotCloudTrail, None)]);
+}
+
+#[test]
+fn empty_file_has_no_events_and_no_issue() {
+    assert!(decode(b"", 0).issues.is_empty());
+    assert!(decode(b"  \n", 0).issues.is_empty());
+    assert_eq!(decode(&gz(b""), 0).events.len(), 0);
+}
+
+#[test]
+fn bad_records_in_a_records_file_cost_only_themselves() {
+    let body = [
+        record(0),
+        r#"{"eventName":"NoTime","userIdentity":{"type":"IAMUser"}}"#.to_owned(),
+        record(2),
+        r#"{"eventTime":"yesterday","eventName":"X"}"#.to_owned(),
+        r#"{"eventTime":"9999-01-01T00:00:00Z","eventName":"X"}"#.to_owned(),
+        r#"{"eventTime":"2026-01-01T00:00:00Z","eventName":"NoIdentity"}"#.to_owned(),
+        "42".to_owned(),
+        r#"{"eventTime":"2026-01-01T00:00:00Z","eventName":7}"#.to_owned(),
+        record(8),
+    ];
+    let text = format!(r#"{{"Records":[{}]}}"#, body.join(","));
+    let d = decode(text.as_bytes(), 0);
+    assert_eq!(
+        kinds(&d),
+        vec![
+            (IssueKind::MissingEventTime, Some(1)),
+            (IssueKind::BadEventTime, Some(3)),
+            (IssueKind::EventTimeOutOfRange, Some(4)),
+            (IssueKind::MissingUserIdentity, Some(5)),
+            (IssueKind::BadRecord, Some(6)),
+            (IssueKind::BadRecord, Some(7)),
+        ]
+    );
+    let kept: Vec<u32> = d.events.iter().map(|e| e.provenance.record).collect();
+    assert_eq!(kept, vec![0, 2, 5, 8]);
+    assert_eq!(d.events[2].user.arn, "");
+}
+
+#[test]
+fn bad_lines_in_json_lines_cost_only_themselves() {
+    let text = [
+        record(0),
+        "not json at all".to_owned(),
+        record(2),
+        r#"{"eventName":"NoTime"}"#.to_owned(),
+        r#"{"unrelated":true}"#.to_owned(),
+        r#"{"eventTime":"2026-01-01T00:00:00Z","#.to_owned(),
+        record(6),
+    ]
+    .join("\n");
+    let d = decode(text.as_bytes(), 0);
+    assert_eq!(
+        kinds(&d),
+        vec![
+            (IssueKind::NotJson, Some(1)),
+            (IssueKind::MissingEventTime, Some(3)),
+            (IssueKind::NotCloudTrail, Some(4)),
+            (IssueKind::NotJson, Some(5)),
+        ]
+    );
+    assert_eq!(d.events.len(), 3);
+}
+
+#[test]
+fn readonly_as_string_and_nulls() {
+    let text = records_file(1)
+        .replace(r#""readOnly":true"#, r#""readOnly":"false""#)
+        .replace(r#""userAgent":"aws-cli/2.15.0""#, r#""userAgent":null"#);
+    let d = decode(text.as_bytes(), 0);
+    assert_eq!(d.events[0].read_only, Some(false));
+    assert_eq!(d.events[0].user_agent, "");
+}
+
+#[test]
+fn digest_content_is_recognised() {
+    let d = decode(
+        br#"{"awsAccountId":"1","digestStartTime":"2026-01-01T00:00:00Z","logFiles":[]}"#,
+        0,
+    );
+    assert!(d.digest);
+    assert!(d.events.is_empty() && d.issues.is_empty());
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // A cheap, deterministic stand-in for the fuzz target, so CI exercises the same paths.
+    let base = gz(records_file(20).as_bytes());
+    let plain = records_file(20).into_bytes();
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for round in 0..400 {
+        let mut buf = if round % 2 == 0 {
+            base.clone()
+        } else {
+            plain.clone()
+        };
+        for _ in 0..(1 + round % 7) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = (x as usize) % buf.len();
+            buf[at] = (x >> 32) as u8;
+        }
+        let cut = (x as usize >> 8) % (buf.len() + 1);
+        let d = decode(&buf[..cut.max(1)], 0);
+        assert!(d.events.len() <= 20);
+    }
+}
