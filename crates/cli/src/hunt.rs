@@ -50,6 +50,12 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let mut stats = RunStats {
         digest_files_skipped: found.digests.len() as u64,
         other_files_skipped: found.other.len() as u64,
+        other_files: found
+            .other
+            .iter()
+            .take(1000)
+            .map(|p| p.display().to_string())
+            .collect(),
         geoip: geo.description().to_owned(),
         ..RunStats::default()
     };

@@ -28,6 +28,8 @@ pub struct RunStats {
     pub digest_files_skipped: u64,
     /// Files in walked folders that are not CloudTrail files by name (README, LICENSE, ...).
     pub other_files_skipped: u64,
+    /// The files skipped as not CloudTrail by name (the first 1,000).
+    pub other_files: Vec<String>,
     /// Events decoded.
     pub events: u64,
     /// Bytes read from disk.
