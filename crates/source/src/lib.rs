@@ -85,11 +85,10 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                         }
                         Ok(e) if e.file_type().is_file() => {
                             let name = e.file_name().to_string_lossy();
-                            if name.starts_with('.') || !is_cloudtrail_name(&name) {
-                                if !is_digest(e.path()) {
-                                    d.other.push(e.path().to_path_buf());
-                                    continue;
-                                }
+                            let wanted = !name.starts_with('.') && is_cloudtrail_name(&name);
+                            if !wanted && !is_digest(e.path()) {
+                                d.other.push(e.path().to_path_buf());
+                                continue;
                             }
                             let size = e.metadata().map(|m| m.len()).unwrap_or(0);
                             d.push_file(e.into_path(), size);
