@@ -12,6 +12,7 @@
 //! anyway and counted as late. Files without a time in their name (JSON Lines exports) are read
 //! first, so an input of only such files is sorted as a whole.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, bounded};
@@ -258,15 +259,18 @@ fn read_one(file: &InputFile, index: u32) -> (FileReport, Vec<Event>) {
 }
 
 /// The reorder buffer: holds events until the watermark says no older event can still come.
+///
+/// Each round's batch is sorted once and kept as its own run; releasing pops the front of each
+/// run, so events that stay buffered are never moved again.
 struct Reorder {
-    pending: Vec<Event>,
+    runs: Vec<VecDeque<Event>>,
     released_until: Option<Timestamp>,
 }
 
 impl Reorder {
     fn new() -> Self {
         Self {
-            pending: Vec::new(),
+            runs: Vec::new(),
             released_until: None,
         }
     }
@@ -274,35 +278,32 @@ impl Reorder {
     /// Adds `batch`; returns the events older than `watermark` in time order, and how many of
     /// the added events were already late.
     fn push(&mut self, batch: Vec<Event>, watermark: Option<Timestamp>) -> (Vec<Event>, u64) {
-        let mut late = Vec::new();
-        match self.released_until {
-            Some(r) => {
-                for e in batch {
-                    if e.time < r {
-                        late.push(e)
-                    } else {
-                        self.pending.push(e)
-                    }
+        let mut out = Vec::new();
+        let mut run = Vec::with_capacity(batch.len());
+        for e in batch {
+            if self.released_until.is_some_and(|r| e.time < r) {
+                out.push(e);
+            } else {
+                run.push(e);
+            }
+        }
+        let late = out.len() as u64;
+        if !run.is_empty() {
+            sort_events(&mut run);
+            self.runs.push(run.into());
+        }
+        if let Some(w) = watermark {
+            for run in &mut self.runs {
+                while run.front().is_some_and(|e| e.time < w) {
+                    out.extend(run.pop_front());
                 }
             }
-            None => self.pending.extend(batch),
+            self.runs.retain(|r| !r.is_empty());
+            self.released_until = Some(self.released_until.map_or(w, |r| r.max(w)));
         }
-        let late_count = late.len() as u64;
-        let Some(w) = watermark else {
-            sort_events(&mut late);
-            return (late, late_count);
-        };
-        sort_events(&mut self.pending);
-        let cut = self.pending.partition_point(|e| e.time < w);
-        let rest = self.pending.split_off(cut);
-        let mut out = std::mem::replace(&mut self.pending, rest);
-        if !late.is_empty() {
-            sort_events(&mut late);
-            late.append(&mut out);
-            out = late;
-        }
-        self.released_until = Some(self.released_until.map_or(w, |r| r.max(w)));
-        (out, late_count)
+        // `out` is a concatenation of sorted runs, which the merge sort handles in linear time.
+        sort_events(&mut out);
+        (out, late)
     }
 }
 
