@@ -19,8 +19,12 @@ use trailhound_model::Event;
 mod record;
 pub use record::RawRecord;
 
+/// At most this many issues per file are kept with their location; all are counted.
+pub const MAX_LOCATED_ISSUES: usize = 100;
+
 /// What went wrong with a file or a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(usize)]
 pub enum IssueKind {
     /// The file could not be read.
     Io,
@@ -101,8 +105,11 @@ pub struct Issue {
 pub struct Decoded {
     /// The good events, in file order.
     pub events: Vec<Event>,
-    /// The problems, in file order.
+    /// The problems, in file order: the first [`MAX_LOCATED_ISSUES`] of the file.
     pub issues: Vec<Issue>,
+    /// Every problem counted by kind (indexed like [`IssueKind::ALL`]), including those beyond
+    /// the located ones.
+    pub issue_counts: [u64; IssueKind::ALL.len()],
     /// Bytes after decompression.
     pub decompressed_bytes: u64,
     /// True when the content is a CloudTrail digest file (skipped, no events).
@@ -110,12 +117,27 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    fn issue(&mut self, kind: IssueKind, record: Option<u32>, detail: impl Into<String>) {
-        self.issues.push(Issue {
-            kind,
-            record,
-            detail: detail.into(),
-        });
+    /// Counts an issue, and keeps it located while fewer than [`MAX_LOCATED_ISSUES`] are.
+    /// `detail` is only built for kept issues: a gzip bomb of bad records costs a count each.
+    fn issue<D: Into<String>>(
+        &mut self,
+        kind: IssueKind,
+        record: Option<u32>,
+        detail: impl FnOnce() -> D,
+    ) {
+        self.issue_counts[kind as usize] += 1;
+        if self.issues.len() < MAX_LOCATED_ISSUES {
+            self.issues.push(Issue {
+                kind,
+                record,
+                detail: detail().into(),
+            });
+        }
+    }
+
+    /// Number of issues of all kinds.
+    pub fn issue_count(&self) -> u64 {
+        self.issue_counts.iter().sum()
     }
 }
 
@@ -136,8 +158,8 @@ pub fn decode(raw: &[u8], file: u32) -> Decoded {
 fn gunzip(raw: &[u8], out: &mut Decoded) -> Vec<u8> {
     // The gzip trailer holds the uncompressed size mod 2^32: a good capacity hint.
     let hint = raw
-        .get(raw.len().saturating_sub(4)..)
-        .map(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize)
+        .last_chunk::<4>()
+        .map(|&t| u32::from_le_bytes(t) as usize)
         .unwrap_or(0)
         .clamp(raw.len(), raw.len().saturating_mul(40).max(1 << 16));
     let mut text = Vec::with_capacity(hint);
@@ -147,11 +169,9 @@ fn gunzip(raw: &[u8], out: &mut Decoded) -> Vec<u8> {
         } else {
             IssueKind::CorruptGzip
         };
-        out.issue(
-            kind,
-            None,
-            format!("{e} after {} decompressed bytes", text.len()),
-        );
+        out.issue(kind, None, || {
+            format!("{e} after {} decompressed bytes", text.len())
+        });
     }
     text
 }
@@ -203,17 +223,15 @@ fn decode_records_tolerant(array: &[u8], file: u32, out: &mut Decoded) {
         match item {
             Ok(value) => match sonic_rs::from_str::<RawRecord>(value.as_raw_str()) {
                 Ok(r) => r.push_into(file, i, out),
-                Err(e) => out.issue(IssueKind::BadRecord, Some(i), short(&e.to_string())),
+                Err(e) => out.issue(IssueKind::BadRecord, Some(i), || short(&e.to_string())),
             },
             Err(e) => {
-                out.issue(
-                    IssueKind::TruncatedJson,
-                    Some(i),
+                out.issue(IssueKind::TruncatedJson, Some(i), || {
                     format!(
                         "records from index {i} on are lost: {}",
                         short(&e.to_string())
-                    ),
-                );
+                    )
+                });
                 return;
             }
         }
@@ -222,7 +240,7 @@ fn decode_records_tolerant(array: &[u8], file: u32, out: &mut Decoded) {
 
 /// JSON Lines: each non-blank line is one record.
 fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
-    let before = out.issues.len();
+    let before = (out.issues.len(), out.issue_counts);
     let mut good = 0usize;
     let mut not_json = 0usize;
     let mut lines = 0usize;
@@ -235,10 +253,14 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
         let i = i as u32;
         if line[0] != b'{' {
             if sonic_rs::from_slice::<IgnoredAny>(line).is_ok() {
-                out.issue(IssueKind::NotCloudTrail, Some(i), "JSON, but not an object");
+                out.issue(
+                    IssueKind::NotCloudTrail,
+                    Some(i),
+                    || "JSON, but not an object",
+                );
             } else {
                 not_json += 1;
-                out.issue(IssueKind::NotJson, Some(i), "line is not JSON");
+                out.issue(IssueKind::NotJson, Some(i), || "line is not JSON");
             }
             continue;
         }
@@ -250,7 +272,7 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
             Ok(_) => out.issue(
                 IssueKind::NotCloudTrail,
                 Some(i),
-                "JSON object without eventTime/eventName",
+                || "JSON object without eventTime/eventName",
             ),
             Err(e) => {
                 let kind = if sonic_rs::from_slice::<IgnoredAny>(line).is_ok() {
@@ -259,13 +281,14 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
                     not_json += 1;
                     IssueKind::NotJson
                 };
-                out.issue(kind, Some(i), short(&e.to_string()));
+                out.issue(kind, Some(i), || short(&e.to_string()));
             }
         }
     }
     // A file in which no line is a record is one problem, not one per line.
     if good == 0 && lines > 0 {
-        out.issues.truncate(before);
+        out.issues.truncate(before.0);
+        out.issue_counts = before.1;
         let kind = if not_json == lines {
             IssueKind::NotJson
         } else {
@@ -276,11 +299,9 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
         } else {
             "JSON, but not CloudTrail records"
         };
-        out.issue(
-            kind,
-            None,
-            format!("{what} ({lines} non-blank lines, none a CloudTrail record)"),
-        );
+        out.issue(kind, None, || {
+            format!("{what} ({lines} non-blank lines, none a CloudTrail record)")
+        });
     }
 }
 

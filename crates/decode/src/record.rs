@@ -83,26 +83,22 @@ impl RawRecord<'_> {
             out.issue(
                 IssueKind::MissingEventTime,
                 Some(record),
-                "record has no eventTime",
+                || "record has no eventTime",
             );
             return;
         };
         let time = match parse_rfc3339(time_text) {
             Ok(t) => t,
             Err(TimeError::Unparsable) => {
-                out.issue(
-                    IssueKind::BadEventTime,
-                    Some(record),
-                    format!("eventTime {time_text:?}"),
-                );
+                out.issue(IssueKind::BadEventTime, Some(record), || {
+                    format!("eventTime {time_text:?}")
+                });
                 return;
             }
             Err(TimeError::OutOfRange) => {
-                out.issue(
-                    IssueKind::EventTimeOutOfRange,
-                    Some(record),
-                    format!("eventTime {time_text:?}"),
-                );
+                out.issue(IssueKind::EventTimeOutOfRange, Some(record), || {
+                    format!("eventTime {time_text:?}")
+                });
                 return;
             }
         };
@@ -119,7 +115,7 @@ impl RawRecord<'_> {
                 out.issue(
                     IssueKind::MissingUserIdentity,
                     Some(record),
-                    "record has no userIdentity (kept)",
+                    || "record has no userIdentity (kept)",
                 );
                 UserIdentity::default()
             }

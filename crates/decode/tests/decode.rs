@@ -249,3 +249,31 @@ fn random_bytes_never_panic() {
         assert!(d.events.len() <= 20);
     }
 }
+
+#[test]
+fn gzip_magic_alone_is_a_truncated_gzip_not_a_panic() {
+    // Found by the fuzzer (fuzz/fuzz_targets/decode.rs): a file of 2 or 3 bytes starting with the
+    // gzip magic made the size hint read the 4-byte trailer out of bounds.
+    for raw in [&b"\x1f\x8b"[..], b"\x1f\x8b\x08", b"\x1f\x8b\x08\x00"] {
+        let d = decode(raw, 0);
+        assert!(d.events.is_empty());
+        assert_eq!(kinds(&d), [(IssueKind::TruncatedGzip, None)], "{raw:?}");
+        assert_eq!(d.decompressed_bytes, 0);
+    }
+}
+
+#[test]
+fn a_gzip_bomb_of_bad_records_is_counted_not_stored() {
+    // 200,000 bad records: every one counted, only the first MAX_LOCATED_ISSUES kept with a
+    // location, so memory stays proportional to the good data.
+    let text = format!("{{\"Records\":[{}1]}}", "1,".repeat(199_999));
+    let d = decode(&gz(text.as_bytes()), 0);
+    assert_eq!(d.issue_counts[IssueKind::BadRecord as usize], 200_000);
+    assert_eq!(d.issue_count(), 200_000);
+    assert_eq!(d.issues.len(), trailhound_decode::MAX_LOCATED_ISSUES);
+    assert_eq!(d.issues[99].record, Some(99));
+    // Lines that are all bad collapse to one file-level issue, counts included.
+    let d = decode(&gz("1\n".repeat(100_000).as_bytes()), 0);
+    assert_eq!(kinds(&d), vec![(IssueKind::NotCloudTrail, None)]);
+    assert_eq!(d.issue_count(), 1);
+}

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, bounded};
 use rayon::prelude::*;
-use trailhound_decode::{Issue, decode};
+use trailhound_decode::{Issue, IssueKind, decode};
 use trailhound_model::{Event, HOUR, Timestamp};
 
 mod name_time;
@@ -141,8 +141,10 @@ pub struct FileReport {
     pub events: u64,
     /// True when the content turned out to be a digest file.
     pub digest: bool,
-    /// Problems found.
+    /// Problems found, located (the first [`trailhound_decode::MAX_LOCATED_ISSUES`]).
     pub issues: Vec<Issue>,
+    /// Every problem counted by kind, indexed like [`IssueKind::ALL`].
+    pub issue_counts: [u64; IssueKind::ALL.len()],
 }
 
 /// What the stream delivers, in order.
@@ -236,15 +238,18 @@ fn read_one(file: &InputFile, index: u32) -> (FileReport, Vec<Event>) {
                 events: d.events.len() as u64,
                 digest: d.digest,
                 issues: d.issues,
+                issue_counts: d.issue_counts,
             };
             (report, d.events)
         }
         Err(e) => {
             let issue = Issue {
-                kind: trailhound_decode::IssueKind::Io,
+                kind: IssueKind::Io,
                 record: None,
                 detail: e.to_string(),
             };
+            let mut issue_counts = [0; IssueKind::ALL.len()];
+            issue_counts[IssueKind::Io as usize] = 1;
             let report = FileReport {
                 file: index,
                 bytes: 0,
@@ -252,6 +257,7 @@ fn read_one(file: &InputFile, index: u32) -> (FileReport, Vec<Event>) {
                 events: 0,
                 digest: false,
                 issues: vec![issue],
+                issue_counts,
             };
             (report, Vec::new())
         }
