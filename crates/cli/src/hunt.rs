@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use trailhound_geo::{GeoCache, GeoIp};
 use trailhound_source::{Message, ReadOptions, discover, read};
 
+use crate::config::Config;
+use crate::output::{Format, write_jsonl, write_table};
 use crate::stats::RunStats;
 
 /// Arguments of `trailhound hunt`.
@@ -19,6 +21,19 @@ pub struct HuntArgs {
     /// CloudTrail files and folders (read recursively).
     #[arg(required = true)]
     paths: Vec<String>,
+    /// Configuration file (allow-lists, rule parameters); see config/trailhound.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output format of the alerts.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write the alerts to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Evaluate the failed-API-spike rule (D1) once, as a scheduled run at this time (RFC 3339),
+    /// instead of replaying it at every hour of the data.
+    #[arg(long, value_name = "TIME")]
+    cutoff: Option<String>,
     /// A MaxMind-format country or city database to use instead of the embedded DB-IP one.
     #[arg(long, value_name = "FILE.mmdb")]
     geoip: Option<PathBuf>,
@@ -36,6 +51,23 @@ pub struct HuntArgs {
 /// Runs `hunt`.
 pub fn run(args: HuntArgs) -> Result<()> {
     let started = Instant::now();
+    let config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let allow = config.allow_list()?;
+    let mut detectors = config.detectors()?;
+    if let Some(cutoff) = &args.cutoff {
+        let t = trailhound_model::parse_rfc3339(cutoff)
+            .map_err(|e| anyhow::anyhow!("--cutoff {cutoff:?}: {e:?}"))?;
+        let d1 = config.failed_api_spike_at(t)?;
+        for d in &mut detectors {
+            if d.id() == d1.id() {
+                *d = d1;
+                break;
+            }
+        }
+    }
     let geo = match &args.geoip {
         Some(p) => GeoIp::open(p)?,
         None => GeoIp::embedded(),
@@ -76,12 +108,10 @@ pub fn run(args: HuntArgs) -> Result<()> {
                 stats.bytes += report.bytes;
                 stats.decompressed_bytes += report.decompressed_bytes;
                 stats.digest_files_skipped += u64::from(report.digest);
-                if !report.issues.is_empty() {
+                if report.issue_counts.iter().any(|&n| n > 0) {
                     stats.files_with_issues += 1;
                 }
-                for issue in &report.issues {
-                    stats.add_issue(name, issue.kind, issue.record, &issue.detail);
-                }
+                stats.add_issues(name, &report.issue_counts, &report.issues);
                 progress.inc(report.bytes);
             }
             Message::Late(n) => stats.late_events += n,
@@ -96,20 +126,63 @@ pub fn run(args: HuntArgs) -> Result<()> {
                         countries.insert(c);
                     }
                 }
+                for e in events.iter().filter(|e| !allow.ignores(e)) {
+                    for d in &mut detectors {
+                        d.observe(e);
+                    }
+                }
             }
         }
     }
     progress.finish_and_clear();
+    let mut alerts = Vec::new();
+    for d in &mut detectors {
+        alerts.extend(d.finish());
+    }
+    let order = |id: &str| trailhound_detect::rules().iter().position(|r| r.id == id);
+    alerts.sort_by(|a, b| {
+        (a.time, order(&a.rule_id), &a.access_key_id).cmp(&(
+            b.time,
+            order(&b.rule_id),
+            &b.access_key_id,
+        ))
+    });
+    for a in &alerts {
+        *stats.alerts_by_rule.entry(a.rule_id.clone()).or_default() += 1;
+    }
+    let alerts: Vec<_> = alerts.into_iter().map(|a| (a, "open".to_owned())).collect();
     stats.countries = countries.len() as u64;
     stats.finish(started.elapsed().as_secs_f64());
     eprint!(
         "{}",
         stats.summary(if args.verbose { usize::MAX } else { 20 })
     );
+    write_alerts(&args, &alerts)?;
     if let Some(path) = &args.stats {
         let json = serde_json::to_string_pretty(&stats)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(())
+}
+
+fn write_alerts(args: &HuntArgs, alerts: &[(trailhound_detect::Alert, String)]) -> Result<()> {
+    let (mut out, terminal): (Box<dyn std::io::Write>, bool) = match &args.output {
+        Some(p) => (
+            Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            false,
+        ),
+        None => (
+            Box::new(std::io::stdout().lock()),
+            std::io::stdout().is_terminal(),
+        ),
+    };
+    match args.format {
+        Format::Jsonl => write_jsonl(&mut out, alerts)?,
+        Format::Table => write_table(&mut out, alerts, 100, terminal)?,
+    }
+    out.flush()?;
     Ok(())
 }
 

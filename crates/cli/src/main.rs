@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod config;
 mod hunt;
+mod output;
 mod stats;
 
 /// Finds compromised AWS access keys in CloudTrail logs.

@@ -50,6 +50,8 @@ pub struct RunStats {
     pub countries: u64,
     /// The GeoIP database used.
     pub geoip: String,
+    /// Alerts by rule id.
+    pub alerts_by_rule: BTreeMap<String, u64>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
     /// Events per second.
@@ -64,15 +66,23 @@ pub struct RunStats {
 pub const MAX_LOCATED_ISSUES: usize = 10_000;
 
 impl RunStats {
-    /// Counts one issue.
-    pub fn add_issue(&mut self, file: &str, kind: IssueKind, record: Option<u32>, detail: &str) {
-        *self.issues_by_kind.entry(kind.name()).or_default() += 1;
-        if self.issues.len() < MAX_LOCATED_ISSUES {
+    /// Counts a file's issues (`counts` indexed like [`IssueKind::ALL`]) and keeps the located
+    /// ones, up to [`MAX_LOCATED_ISSUES`] in all.
+    pub fn add_issues(&mut self, file: &str, counts: &[u64], located: &[trailhound_decode::Issue]) {
+        for (kind, &n) in IssueKind::ALL.iter().zip(counts) {
+            if n > 0 {
+                *self.issues_by_kind.entry(kind.name()).or_default() += n;
+            }
+        }
+        for i in located
+            .iter()
+            .take(MAX_LOCATED_ISSUES.saturating_sub(self.issues.len()))
+        {
             self.issues.push(LocatedIssue {
                 file: file.to_owned(),
-                record,
-                kind: kind.name(),
-                detail: detail.to_owned(),
+                record: i.record,
+                kind: i.kind.name(),
+                detail: i.detail.clone(),
             });
         }
     }
@@ -126,6 +136,21 @@ impl RunStats {
                 self.late_events
             );
         }
+        let alerts: Vec<String> = self
+            .alerts_by_rule
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let total: u64 = self.alerts_by_rule.values().sum();
+        let _ = writeln!(
+            s,
+            "alerts: {total}{}",
+            if alerts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", alerts.join(", "))
+            }
+        );
         if self.issues_by_kind.is_empty() {
             let _ = writeln!(s, "bad input: none");
         } else {

@@ -1,0 +1,183 @@
+//! The configuration file: allow-lists and rule parameters, in TOML.
+//!
+//! ```toml
+//! [allow]
+//! access_keys = ["AKIA..."]
+//! source_ips = ["203.0.113.0/24"]
+//! countries = ["NZ"]
+//!
+//! [rules.aws-akia-failed-api-spike]
+//! lookback = "14d"
+//! ```
+//!
+//! Unknown tables and keys are errors, reported with their line number. `config/trailhound.toml`
+//! lists every parameter with its default.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use serde::Deserialize;
+use trailhound_detect::allow::{AllowList, AllowListConfig};
+use trailhound_detect::{ConfigError, Detector, build_detectors};
+
+/// The parsed configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Events to ignore.
+    #[serde(default)]
+    pub allow: AllowListConfig,
+    /// Parameters per rule id.
+    #[serde(default)]
+    pub rules: BTreeMap<String, toml::Table>,
+    #[serde(skip)]
+    text: String,
+    #[serde(skip)]
+    origin: String,
+}
+
+impl Config {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let mut c: Config = toml::from_str(text).map_err(|e| anyhow!("{origin}: {e}"))?;
+        c.text = text.to_owned();
+        c.origin = origin.to_owned();
+        Ok(c)
+    }
+
+    /// The compiled allow-list.
+    pub fn allow_list(&self) -> Result<AllowList> {
+        AllowList::new(&self.allow).map_err(|e| anyhow!("{}: {e}", self.origin))
+    }
+
+    /// One detector per registered rule, with this file's parameters.
+    pub fn detectors(&self) -> Result<Vec<Box<dyn Detector>>> {
+        let params: BTreeMap<String, serde_json::Value> = self
+            .rules
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), serde_json::to_value(v)?)))
+            .collect::<Result<_>>()?;
+        build_detectors(&params).map_err(|e| {
+            let line = match &e {
+                ConfigError::UnknownRule(rule) => self.line_of(&format!("[rules.{rule}]")),
+                ConfigError::Params { rule, source } => unknown_field(&source.to_string())
+                    .and_then(|f| self.line_in_section(rule, &f))
+                    .or_else(|| self.line_of(&format!("[rules.{rule}]"))),
+                ConfigError::Invalid { rule, .. } => self.line_of(&format!("[rules.{rule}]")),
+            };
+            match line {
+                Some(n) => anyhow!("{}: line {n}: {e}", self.origin),
+                None => anyhow!("{}: {e}", self.origin),
+            }
+        })
+    }
+
+    /// D1 as a single scheduled run at `cutoff`, with this file's parameters.
+    pub fn failed_api_spike_at(
+        &self,
+        cutoff: trailhound_model::Timestamp,
+    ) -> Result<Box<dyn Detector>> {
+        use trailhound_detect::rules::failed_api_spike::{
+            FailedApiSpike, HuntOptions, Params, RULE_ID, Schedule,
+        };
+        let params: Params = match self.rules.get(RULE_ID) {
+            Some(t) => serde_json::from_value(serde_json::to_value(t)?)?,
+            None => Params::default(),
+        };
+        let options = HuntOptions {
+            schedule: Schedule::At(vec![cutoff]),
+            ..HuntOptions::default()
+        };
+        Ok(Box::new(FailedApiSpike::new(params, options)?))
+    }
+
+    fn line_of(&self, needle: &str) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|l| l.trim_start().starts_with(needle))
+            .map(|i| i + 1)
+    }
+
+    /// The line of `key = ...` inside `[rules.<rule>]`.
+    fn line_in_section(&self, rule: &str, key: &str) -> Option<usize> {
+        let start = self.line_of(&format!("[rules.{rule}]"))?;
+        self.text
+            .lines()
+            .enumerate()
+            .skip(start)
+            .take_while(|(_, l)| !l.trim_start().starts_with('['))
+            .find(|(_, l)| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            })
+            .map(|(i, _)| i + 1)
+    }
+}
+
+/// The field name in serde's "unknown field `x`" message.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_is_valid_and_complete() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/trailhound.toml");
+        let c = Config::load(&path).unwrap();
+        let ds = c.detectors().unwrap();
+        assert_eq!(ds.len(), trailhound_detect::rules().len());
+        // Every rule has a section, so that every parameter is documented there.
+        for r in trailhound_detect::rules() {
+            assert!(
+                c.rules.contains_key(r.id),
+                "config/trailhound.toml lacks [rules.{}]",
+                r.id
+            );
+        }
+        assert!(c.allow_list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_line_numbers() {
+        let e = Config::parse("[allow]\naccess_keys = []\nbogus = 1\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml") && e.contains("line 3"), "{e}");
+        let e = Config::parse("[alow]\n", "t.toml").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        let text = "[allow]\n\n[rules.aws-akia-first-seen-source-ip]\nhistory_window = \"10d\"\nhistroy = 3\n";
+        let e = Config::parse(text, "t.toml")
+            .unwrap()
+            .detectors()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 5") && e.contains("histroy"), "{e}");
+        let e = Config::parse("[rules.no-such-rule]\nx = 1\n", "t.toml")
+            .unwrap()
+            .detectors()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("no-such-rule"), "{e}");
+        let e = Config::parse("[allow]\nsource_ips = [\"10.0.0.0/40\"]\n", "t.toml")
+            .unwrap()
+            .allow_list()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("10.0.0.0/40"), "{e}");
+    }
+}

@@ -1,0 +1,114 @@
+//! Alert output: a terminal table and JSON Lines.
+
+use std::io::Write;
+
+use serde::Serialize;
+use trailhound_detect::{Alert, Severity};
+use trailhound_model::format_rfc3339;
+
+/// Output formats of `hunt` and `alerts list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people (coloured by severity on a terminal).
+    Table,
+    /// One JSON object per alert per line, with the spec's fields.
+    Jsonl,
+}
+
+/// An alert as written in JSON Lines: the alert's fields plus its lifecycle status.
+#[derive(Serialize)]
+struct AlertLine<'a> {
+    #[serde(flatten)]
+    alert: &'a Alert,
+    status: &'a str,
+}
+
+/// Writes alerts as JSON Lines.
+pub fn write_jsonl(out: &mut dyn Write, alerts: &[(Alert, String)]) -> std::io::Result<()> {
+    for (alert, status) in alerts {
+        serde_json::to_writer(&mut *out, &AlertLine { alert, status })?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Writes alerts as a table at most `width` columns wide; `color` adds ANSI colours.
+pub fn write_table(
+    out: &mut dyn Write,
+    alerts: &[(Alert, String)],
+    width: usize,
+    color: bool,
+) -> std::io::Result<()> {
+    if alerts.is_empty() {
+        return writeln!(out, "no alerts");
+    }
+    // Fixed columns: time 20, severity 8, access key 20, count 6; the rest shares what is left.
+    let rest = width
+        .saturating_sub(20 + 1 + 8 + 1 + 20 + 1 + 6 + 1)
+        .max(30);
+    let rule_w = (rest * 2 / 5).max(14);
+    let where_w = rest.saturating_sub(rule_w + 1).max(12);
+    writeln!(
+        out,
+        "{:<20} {:<8} {:<20} {:>6} {:<rule_w$} {:<where_w$}",
+        "TIME (UTC)", "SEVERITY", "ACCESS KEY", "COUNT", "RULE", "FROM"
+    )?;
+    for (a, status) in alerts {
+        let time = format_rfc3339(a.time);
+        let from = if a.countries.is_empty() {
+            a.source_ips.join(",")
+        } else {
+            format!("{} [{}]", a.source_ips.join(","), a.countries.join(","))
+        };
+        let sev = fit(a.severity.as_str(), 8);
+        let sev = if color { paint(a.severity, &sev) } else { sev };
+        let rule = if status == "open" {
+            a.rule_name.clone()
+        } else {
+            format!("({status}) {}", a.rule_name)
+        };
+        writeln!(
+            out,
+            "{:<20} {sev} {:<20} {:>6} {:<rule_w$} {}",
+            fit(&time, 20),
+            fit(&a.access_key_id, 20),
+            a.count,
+            fit(&rule, rule_w),
+            fit(&from, where_w),
+        )?;
+    }
+    Ok(())
+}
+
+fn paint(s: Severity, text: &str) -> String {
+    let code = match s {
+        Severity::Low => "36",
+        Severity::Medium => "33",
+        Severity::High => "31",
+        Severity::Critical => "1;35",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Pads or cuts `s` to exactly `w` characters (an ellipsis marks a cut).
+fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        format!("{s:<w$}")
+    } else {
+        let cut: String = s.chars().take(w.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_pads_and_cuts() {
+        assert_eq!(fit("abc", 5), "abc  ");
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("ééé", 3), "ééé");
+    }
+}

@@ -1,0 +1,141 @@
+//! D3 — IAM user agent from a new IP address (medium).
+//!
+//! An `AKIA` key event from a source IP not seen for that key within `history_window` (10 d)
+//! whose user agent was also not seen for that key within the window. Successful and failed calls
+//! both count, as events and as history. One alert per such event; the IP and the user agent then
+//! become known, so a session from a new place with a new tool raises one alert.
+//!
+//! Decisions (see docs/detections.md): `sourceIPAddress` must be an IP address; an empty user
+//! agent is a value like any other; the first `warm_up` (default: the history window) of the
+//! stream only builds history; the window is inclusive.
+
+use serde::Deserialize;
+use serde_json::json;
+use trailhound_model::{AccessKeyKind, Event, Str, Timestamp, format_rfc3339};
+
+use crate::evidence::Evidence;
+use crate::history::History;
+use crate::rules::first_seen_source_ip::is_ip;
+use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
+
+/// The rule's registration.
+pub const RULE: RuleInfo = RuleInfo {
+    id: "aws-iam-user-agent-new-ip",
+    name: "IAM user agent from a new IP address",
+    severity: Severity::Medium,
+    mitre: &["T1078", "T1552"],
+    build,
+};
+
+/// Parameters (`[rules.aws-iam-user-agent-new-ip]` in the config).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// How long an IP or a user agent stays known for a key after it was last seen.
+    pub history_window: Span,
+    /// How long the start of the stream only builds history; default: `history_window`.
+    pub warm_up: Option<Span>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            history_window: Span::days(10),
+            warm_up: None,
+        }
+    }
+}
+
+fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, ConfigError> {
+    let p: Params = match params {
+        Some(v) => serde_json::from_value(v.clone()).map_err(|source| ConfigError::Params {
+            rule: RULE.id,
+            source,
+        })?,
+        None => Params::default(),
+    };
+    Ok(Box::new(UserAgentNewIp::new(p)))
+}
+
+/// The detector.
+pub struct UserAgentNewIp {
+    params: Params,
+    ips: History<(Str, Str)>,
+    agents: History<(Str, Str)>,
+    start: Option<Timestamp>,
+    alerts: Vec<Alert>,
+}
+
+impl UserAgentNewIp {
+    /// A detector with the given parameters.
+    pub fn new(params: Params) -> Self {
+        let w = params.history_window.nanos();
+        Self {
+            params,
+            ips: History::new(w),
+            agents: History::new(w),
+            start: None,
+            alerts: Vec::new(),
+        }
+    }
+}
+
+impl Detector for UserAgentNewIp {
+    fn id(&self) -> &'static str {
+        RULE.id
+    }
+
+    fn observe(&mut self, e: &Event) {
+        let start = *self.start.get_or_insert(e.time);
+        if e.key_kind() != AccessKeyKind::LongTerm || !is_ip(&e.source_ip) {
+            return;
+        }
+        let key = &e.user.access_key_id;
+        let ip = (key.clone(), e.source_ip.clone());
+        let agent = (key.clone(), e.user_agent.clone());
+        let new = !self.ips.known(&ip, e.time) && !self.agents.known(&agent, e.time);
+        self.ips.see(ip, e.time);
+        self.agents.see(agent, e.time);
+        let warm_up = self
+            .params
+            .warm_up
+            .unwrap_or(self.params.history_window)
+            .nanos();
+        if !new || e.time < start.saturating_add(warm_up) {
+            return;
+        }
+        let mut ev = Evidence::default();
+        ev.add(e);
+        let time = format_rfc3339(e.time);
+        let why = format!(
+            "Access key {key} was used from {}{} with the user agent {:?}; neither had been seen for this key in the previous {}.",
+            e.source_ip,
+            e.country.map(|c| format!(" ({c})")).unwrap_or_default(),
+            e.user_agent.as_str(),
+            self.params.history_window,
+        );
+        let details = json!({
+            "new_source_ip": e.source_ip.as_str(),
+            "new_user_agent": e.user_agent.as_str(),
+            "error_code": e.error_code.as_str(),
+            "history_window": self.params.history_window.to_string(),
+        });
+        self.alerts.push(ev.into_alert(
+            &RULE,
+            key,
+            &e.user.arn,
+            e.time,
+            &[key, &e.source_ip, &e.user_agent, &time],
+            why,
+            details,
+        ));
+    }
+
+    fn drain(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
+    }
+
+    fn finish(&mut self) -> Vec<Alert> {
+        self.drain()
+    }
+}
