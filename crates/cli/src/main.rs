@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
+mod generate;
 mod hunt;
 mod output;
 mod stats;
@@ -27,12 +28,15 @@ struct Cli {
 enum Command {
     /// Replay every detection over CloudTrail files, folders (recursively) and S3 prefixes.
     Hunt(hunt::HuntArgs),
+    /// Write deterministic synthetic CloudTrail (S3 layout) with planted attacks and a manifest.
+    Generate(generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,9 +48,13 @@ pub struct Discovery {
 }
 
 /// True for names CloudTrail data is stored under: `.json`, `.jsonl`, `.ndjson`, each optionally
-/// with `.gz`, and bare `.gz`.
+/// with `.gz`, and bare `.gz`. `manifest.json` is not: S3 Inventory and Trailhound's own generator
+/// write manifests of that name next to the data.
 pub fn is_cloudtrail_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
+    if n == "manifest.json" {
+        return false;
+    }
     let n = n.strip_suffix(".gz").unwrap_or(&n);
     name.to_ascii_lowercase().ends_with(".gz")
         || n.ends_with(".json")

@@ -1,0 +1,182 @@
+//! Decoding benchmark: gunzip + typed parse of generated S3-layout CloudTrail.
+//!
+//! `cargo bench -p trailhound-source --bench decode` generates a data set under
+//! `target/bench-data/` the first time (size: `TRAILHOUND_BENCH_EVENTS`, default 300,000 events,
+//! about 400 MB uncompressed), or reads `TRAILHOUND_BENCH_DATA=DIR`, and prints:
+//! - per core: gunzip alone, parse alone and both, in MB/s of uncompressed CloudTrail and events/s;
+//! - all cores: the full time-ordered reader from the page cache.
+//!
+//! Figures are MB = 10^6 bytes. Files are held in memory for the per-core figures, so disk speed
+//! does not enter them.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use flate2::read::MultiGzDecoder;
+use trailhound_decode::decode;
+use trailhound_source::{Message, ReadOptions, discover, read};
+
+/// The same allocator as the `trailhound` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("TRAILHOUND_BENCH_DATA") {
+        return PathBuf::from(d);
+    }
+    let events: u64 = std::env::var("TRAILHOUND_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bench-data/{events}"));
+    if !dir.join("manifest.json").exists() {
+        eprintln!("generating {events} events into {} ...", dir.display());
+        let cfg = trailhound_generate::GenerateConfig {
+            events,
+            ..Default::default()
+        };
+        trailhound_generate::generate(&cfg, &trailhound_geo::GeoIp::embedded(), &dir)
+            .expect("generate bench data");
+    }
+    dir
+}
+
+/// The generated records regrouped into `{"Records":[...]}` objects of about 1.3 MB, gzipped:
+/// the size of a busy account's CloudTrail objects (the generator writes one object per region
+/// per 5 minutes, which is small for a synthetic account).
+fn repack(plain: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut cur: Vec<u8> = Vec::new();
+    let mut flush = |cur: &mut Vec<u8>| {
+        if cur.is_empty() {
+            return;
+        }
+        cur.extend_from_slice(b"]}");
+        let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
+        e.write_all(cur).unwrap();
+        out.push(e.finish().unwrap());
+        cur.clear();
+    };
+    for p in plain {
+        // Each generated document is `{"Records":[...]}`: take what is between the brackets.
+        let (Some(a), Some(b)) = (p.iter().position(|&c| c == b'['), p.iter().rposition(|&c| c == b']')) else {
+            continue;
+        };
+        let body = &p[a + 1..b];
+        if body.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        cur.extend_from_slice(if cur.is_empty() { b"{\"Records\":[" } else { b"," });
+        cur.extend_from_slice(body);
+        if cur.len() > 1_300_000 {
+            flush(&mut cur);
+        }
+    }
+    flush(&mut cur);
+    out
+}
+
+fn per_core(label: &str, raw: &[Vec<u8>]) {
+    let plain: Vec<Vec<u8>> = raw
+        .iter()
+        .map(|r| {
+            let mut v = Vec::new();
+            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
+            v
+        })
+        .collect();
+    let bytes: u64 = plain.iter().map(|p| p.len() as u64).sum();
+    let mb = bytes as f64 / 1e6;
+    let (t_gunzip, _) = best_of(3, || {
+        let mut n = 0;
+        for r in raw {
+            let mut v = Vec::with_capacity(r.len() * 8);
+            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
+            n += v.len() as u64;
+        }
+        n
+    });
+    let (t_parse, events) = best_of(3, || plain.iter().enumerate().map(|(i, p)| decode(p, i as u32).events.len() as u64).sum());
+    let (t_both, events2) = best_of(3, || raw.iter().enumerate().map(|(i, r)| decode(r, i as u32).events.len() as u64).sum());
+    assert_eq!(events, events2);
+    println!("{label}: {} objects, {:.0} KB uncompressed each on average, {events} events", raw.len(), mb * 1e3 / raw.len() as f64);
+    println!("  1 core, gunzip only:    {:7.0} MB/s", mb / t_gunzip);
+    println!("  1 core, parse only:     {:7.0} MB/s  {:9.0} events/s", mb / t_parse, events as f64 / t_parse);
+    println!("  1 core, gunzip + parse: {:7.0} MB/s  {:9.0} events/s", mb / t_both, events as f64 / t_both);
+}
+
+fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (f64, u64) {
+    let mut best = f64::MAX;
+    let mut out = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        out = f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, out)
+}
+
+fn main() {
+    // `cargo test --benches` runs this with --bench absent; keep that cheap.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let dir = data_dir();
+    let found = discover(std::slice::from_ref(&dir));
+    let raw: Vec<Vec<u8>> = found
+        .files
+        .iter()
+        .map(|f| std::fs::read(&f.path).unwrap())
+        .collect();
+    let compressed: u64 = raw.iter().map(|r| r.len() as u64).sum();
+    let plain: Vec<Vec<u8>> = raw
+        .iter()
+        .map(|r| {
+            let mut v = Vec::new();
+            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
+            v
+        })
+        .collect();
+    let bytes: u64 = plain.iter().map(|p| p.len() as u64).sum();
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "data: {} ({} files, {:.1} MB gzip, {:.1} MB uncompressed)",
+        dir.display(),
+        raw.len(),
+        compressed as f64 / 1e6,
+        mb
+    );
+
+    per_core("generated S3 layout", &raw);
+    per_core("repacked to ~1.3 MB objects", &repack(&plain));
+    let events: u64 = raw.iter().enumerate().map(|(i, r)| decode(r, i as u32).events.len() as u64).sum();
+
+    let threads = rayon::current_num_threads();
+    for (label, ordered) in [("unordered", false), ("time-ordered", true)] {
+        let (t, n) = best_of(3, || {
+            let files = discover(std::slice::from_ref(&dir)).files;
+            let options = ReadOptions {
+                ordered,
+                ..ReadOptions::default()
+            };
+            let mut n = 0u64;
+            for m in read(files, options) {
+                if let Message::Events(es) = m {
+                    n += es.len() as u64;
+                }
+            }
+            n
+        });
+        assert_eq!(n, events);
+        println!(
+            "{threads} cores, reader ({label}): {:7.0} MB/s  {:9.0} events/s  ({:.0} MB/s per core)",
+            mb / t,
+            n as f64 / t,
+            mb / t / threads as f64
+        );
+    }
+}
