@@ -430,7 +430,16 @@ impl Ctx<'_> {
                 out.extend_from_slice(&name.as_bytes()[..cut]);
             }
             Var::UName => push_escaped(out, pick(h, &self.acct.users)),
-            Var::Role => out.extend_from_slice(pick(h, catalog::ROLE_NAMES).as_bytes()),
+            Var::Role => out.extend_from_slice(match &self.actor.ident {
+                // Services assume their own execution roles.
+                Ident::Service {
+                    host: "lambda.amazonaws.com",
+                } => b"orders-processor-role".as_slice(),
+                Ident::Service {
+                    host: "ec2.amazonaws.com",
+                } => b"app-server-role".as_slice(),
+                _ => pick(h, catalog::ROLE_NAMES).as_bytes(),
+            }),
             Var::Bucket => out.extend_from_slice(pick(h, &self.acct.buckets).as_bytes()),
             Var::ObjKey | Var::ObjKey2 => {
                 out.extend_from_slice(pick(h, catalog::OBJECT_PREFIXES).as_bytes());
@@ -490,10 +499,18 @@ impl Ctx<'_> {
             Var::N100 => push_u64(out, 1 + h % 100),
             Var::N1000 => push_u64(out, 1 + h % 1000),
             Var::Bytes => push_u64(out, 512 + h % 8_000_000),
-            Var::SessName => {
-                out.extend_from_slice(b"botocore-session-");
-                push_u64(out, (t as u64).saturating_sub(h % 5000));
-            }
+            Var::SessName => match &self.actor.ident {
+                Ident::Service {
+                    host: "lambda.amazonaws.com",
+                } => out.extend_from_slice(pick(h, catalog::FUNCTION_NAMES).as_bytes()),
+                Ident::Service {
+                    host: "ec2.amazonaws.com",
+                } => self.stable(out, b"i-0", 1, h, 40),
+                _ => {
+                    out.extend_from_slice(b"botocore-session-");
+                    push_u64(out, (t as u64).saturating_sub(h % 5000));
+                }
+            },
             Var::Az => {
                 out.extend_from_slice(self.region.as_bytes());
                 out.push(b"abc"[(h % 3) as usize]);

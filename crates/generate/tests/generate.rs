@@ -156,21 +156,30 @@ fn start_secs(cfg: &GenerateConfig) -> i64 {
 #[test]
 fn same_seed_same_bytes_other_seed_other_data() {
     let cfg = GenerateConfig {
-        events: 900,
-        keys: 3,
+        events: 600,
+        keys: 2,
         days: 14,
         seed: 77,
         ..GenerateConfig::default()
     };
     let (a, b, c) = (scratch("det-a"), scratch("det-b"), scratch("det-c"));
     let ma = generate(&cfg, geo(), &a).unwrap();
-    let mb = generate(&cfg, geo(), &b).unwrap();
+    // The same bytes with one thread as with the default pool.
+    let mb = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| generate(&cfg, geo(), &b))
+        .unwrap();
     assert_eq!(ma, mb);
     let (fa, fb) = (files(&a), files(&b));
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     assert!(fa == fb, "same configuration, different bytes");
 
-    let other = GenerateConfig { seed: 78, ..cfg };
+    let other = GenerateConfig {
+        seed: 78,
+        ..cfg.clone()
+    };
     let mc = generate(&other, geo(), &c).unwrap();
     let fc = files(&c);
     assert_ne!(ma.keys, mc.keys);
@@ -763,4 +772,38 @@ fn short_periods_skip_scenarios_and_busy_folders_are_refused() {
     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
     let bad = GenerateConfig { days: 0, ..cfg };
     assert!(generate(&bad, geo(), &scratch("zero-days")).is_err());
+}
+
+#[test]
+fn unaligned_start_keeps_events_in_range_and_bins_on_the_hour() {
+    let start = parse_rfc3339("2026-03-07T10:37:12Z").unwrap();
+    let cfg = GenerateConfig {
+        events: 1_000,
+        keys: 2,
+        days: 14,
+        start,
+        seed: 5,
+        compression_level: 0,
+        ..GenerateConfig::default()
+    };
+    let dir = scratch("unaligned");
+    let m = generate(&cfg, geo(), &dir).unwrap();
+    assert_eq!(m.start, "2026-03-07T10:37:12Z");
+    assert_eq!(m.end, "2026-03-21T10:37:12Z");
+    let (recs, _) = parse(&files(&dir));
+    assert_eq!(recs.len() as u64, m.events);
+    let (s, e) = (start / SECOND, start / SECOND + 14 * DAY / SECOND);
+    assert!(recs.iter().all(|r| r.time() >= s && r.time() < e));
+    for sc in &m.scenarios {
+        for a in &sc.expected_alerts {
+            if a.rule_id == "aws-akia-failed-api-spike"
+                || a.rule_id == "aws-akia-unauthorized-api-call"
+            {
+                let bin = parse_rfc3339(&a.time).unwrap() / SECOND;
+                assert_eq!(bin % 3600, 0, "{}", a.time);
+                let last = parse_rfc3339(&a.last_seen).unwrap() / SECOND;
+                assert!(last < bin + 3600);
+            }
+        }
+    }
 }
