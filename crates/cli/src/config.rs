@@ -19,7 +19,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 use trailhound_detect::allow::{AllowList, AllowListConfig};
-use trailhound_detect::{ConfigError, Detector, build_detectors};
+use trailhound_detect::{ConfigError, Detector, build_detectors, correlation};
 
 /// The parsed configuration file.
 #[derive(Debug, Default, Deserialize)]
@@ -58,11 +58,28 @@ impl Config {
         AllowList::new(&self.allow).map_err(|e| anyhow!("{}: {e}", self.origin))
     }
 
-    /// One detector per registered rule, with this file's parameters.
+    /// The parameters of the correlation rule D5, which reads alerts, not events.
+    pub fn correlation_params(&self) -> Result<correlation::Params> {
+        let table = self
+            .rules
+            .get(correlation::RULE_ID)
+            .map(serde_json::to_value)
+            .transpose()?;
+        correlation::Params::from_json(table.as_ref()).map_err(|e| {
+            let line = self.line_of(&format!("[rules.{}]", correlation::RULE_ID));
+            match line {
+                Some(n) => anyhow!("{}: line {n}: {e}", self.origin),
+                None => anyhow!("{}: {e}", self.origin),
+            }
+        })
+    }
+
+    /// One detector per registered event rule, with this file's parameters.
     pub fn detectors(&self) -> Result<Vec<Box<dyn Detector>>> {
         let params: BTreeMap<String, serde_json::Value> = self
             .rules
             .iter()
+            .filter(|(k, _)| *k != correlation::RULE_ID)
             .map(|(k, v)| Ok((k.clone(), serde_json::to_value(v)?)))
             .collect::<Result<_>>()?;
         build_detectors(&params).map_err(|e| {
@@ -148,6 +165,11 @@ mod tests {
             );
         }
         assert!(c.allow_list().unwrap().is_empty());
+        assert_eq!(
+            c.correlation_params().unwrap(),
+            correlation::Params::default()
+        );
+        assert!(c.rules.contains_key(correlation::RULE_ID));
     }
 
     #[test]

@@ -50,7 +50,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let scenarios = match &args.scenarios {
         None => Scenario::ALL.to_vec(),
         Some(list) if list.iter().any(|s| s == "none") => Vec::new(),
-        Some(list) => list.iter().map(|s| s.parse::<Scenario>()).collect::<Result<_, _>>()?,
+        Some(list) => list
+            .iter()
+            .map(|s| s.parse::<Scenario>())
+            .collect::<Result<_, _>>()?,
     };
     let start = trailhound_model::parse_rfc3339(&args.start)
         .map_err(|e| anyhow::anyhow!("--start {:?}: {e:?}", args.start))?;
@@ -70,8 +73,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(u64::from(cfg.days) * 24);
         b.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hours, {msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} hours, {msg}",
+            )
+            .expect("valid template"),
         );
         b
     } else {
@@ -96,7 +101,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / secs.max(1e-9),
         args.out_dir.display(),
-        if cfg.scenarios.is_empty() { "nothing".to_owned() } else { cfg.scenarios.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ") },
+        if cfg.scenarios.is_empty() {
+            "nothing".to_owned()
+        } else {
+            cfg.scenarios
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         args.out_dir.join("manifest.json").display(),
     );
     Ok(())

@@ -8,8 +8,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use trailhound_detect::Alert;
+use trailhound_detect::correlation;
 use trailhound_geo::{GeoCache, GeoIp};
+use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_source::{Message, ReadOptions, discover, read};
+use trailhound_store::{AlertStore, Outcome, SqliteStore, Status};
 
 use crate::config::Config;
 use crate::output::{Format, write_jsonl, write_table};
@@ -46,6 +50,18 @@ pub struct HuntArgs {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// The alert store to write alerts to (and read open alerts from, for the correlation rule
+    /// D5). Default: $TRAILHOUND_STORE, else $XDG_DATA_HOME/trailhound/alerts.db, else
+    /// ~/.local/share/trailhound/alerts.db.
+    #[arg(long, value_name = "FILE.db")]
+    store: Option<PathBuf>,
+    /// Use no alert store: every alert is reported as open, and D5 correlates only this run's
+    /// alerts.
+    #[arg(long, conflicts_with = "store")]
+    no_store: bool,
+    /// Read, decode, order and enrich only; run no detection (to measure the input side).
+    #[arg(long)]
+    decode_only: bool,
 }
 
 /// Runs `hunt`.
@@ -55,8 +71,13 @@ pub fn run(args: HuntArgs) -> Result<()> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    let d5_params = config.correlation_params()?;
     let allow = config.allow_list()?;
-    let mut detectors = config.detectors()?;
+    let mut detectors = if args.decode_only {
+        Vec::new()
+    } else {
+        config.detectors()?
+    };
     if let Some(cutoff) = &args.cutoff {
         let t = trailhound_model::parse_rfc3339(cutoff)
             .map_err(|e| anyhow::anyhow!("--cutoff {cutoff:?}: {e:?}"))?;
@@ -68,6 +89,16 @@ pub fn run(args: HuntArgs) -> Result<()> {
             }
         }
     }
+    // Open the store before the long read, so that an unusable store fails the run at once.
+    let mut store = if args.no_store {
+        None
+    } else {
+        let path = crate::alerts_cmd::store_path(args.store.as_ref())?;
+        Some(
+            SqliteStore::open(&path)
+                .with_context(|| format!("opening the alert store {}", path.display()))?,
+        )
+    };
     let geo = match &args.geoip {
         Some(p) => GeoIp::open(p)?,
         None => GeoIp::embedded(),
@@ -99,6 +130,8 @@ pub fn run(args: HuntArgs) -> Result<()> {
         .collect();
     let mut cache = GeoCache::new(&geo);
     let mut countries = HashSet::new();
+    let mut activity =
+        (args.format == Format::Html && !args.decode_only).then(ActivityCollector::new);
 
     for message in read(found.files, ReadOptions::default()) {
         match message {
@@ -130,6 +163,9 @@ pub fn run(args: HuntArgs) -> Result<()> {
                     for d in &mut detectors {
                         d.observe(e);
                     }
+                    if let Some(a) = &mut activity {
+                        a.observe(e);
+                    }
                 }
             }
         }
@@ -139,25 +175,58 @@ pub fn run(args: HuntArgs) -> Result<()> {
     for d in &mut detectors {
         alerts.extend(d.finish());
     }
-    let order = |id: &str| trailhound_detect::rules().iter().position(|r| r.id == id);
-    alerts.sort_by(|a, b| {
-        (a.time, order(&a.rule_id), &a.access_key_id).cmp(&(
+    let (mut alerts, store_summary) = match &mut store {
+        Some(store) => {
+            let (alerts, line) = store_and_correlate(store, alerts, &d5_params)?;
+            (alerts, Some(line))
+        }
+        None => {
+            let d5 = correlation::correlate(&d5_params, &alerts);
+            let all = alerts.into_iter().chain(d5);
+            (
+                all.map(|a| (a, Status::Open.as_str().to_owned())).collect(),
+                None,
+            )
+        }
+    };
+    // Registered rules in their order, then the higher-order rule.
+    let order = |id: &str| {
+        trailhound_detect::rules()
+            .iter()
+            .position(|r| r.id == id)
+            .unwrap_or(usize::MAX)
+    };
+    alerts.sort_by(|(a, _), (b, _)| {
+        (a.time, order(&a.rule_id), &a.access_key_id, &a.id).cmp(&(
             b.time,
             order(&b.rule_id),
             &b.access_key_id,
+            &b.id,
         ))
     });
-    for a in &alerts {
+    for (a, _) in &alerts {
         *stats.alerts_by_rule.entry(a.rule_id.clone()).or_default() += 1;
     }
-    let alerts: Vec<_> = alerts.into_iter().map(|a| (a, "open".to_owned())).collect();
     stats.countries = countries.len() as u64;
     stats.finish(started.elapsed().as_secs_f64());
     eprint!(
         "{}",
         stats.summary(if args.verbose { usize::MAX } else { 20 })
     );
-    write_alerts(&args, &alerts)?;
+    if let Some(line) = store_summary {
+        eprintln!("{line}");
+    }
+    let html = match activity {
+        Some(activity) if args.format == Format::Html => Some(render_html(&ReportInput {
+            title: format!("Hunt over {}", args.paths.join(", ")),
+            generated_at: now(),
+            alerts: alerts.clone(),
+            activity: activity.finish(),
+            run_summary: Some(serde_json::to_value(&stats)?),
+        })),
+        _ => None,
+    };
+    write_alerts(&args, &alerts, html.as_deref())?;
     if let Some(path) = &args.stats {
         let json = serde_json::to_string_pretty(&stats)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -165,7 +234,79 @@ pub fn run(args: HuntArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_alerts(args: &HuntArgs, alerts: &[(trailhound_detect::Alert, String)]) -> Result<()> {
+/// Alerts to report, each with its status.
+type Reported = Vec<(Alert, String)>;
+
+/// Stores the run's alerts, runs D5 over the store's open alerts and stores its alerts. Returns
+/// the alerts to report with their statuses in the store — the run's alerts and the D5 alerts
+/// that involve at least one of them (D5 alerts made only of older alerts were reported by the
+/// run that stored those) — and a summary line.
+fn store_and_correlate(
+    store: &mut SqliteStore,
+    alerts: Vec<Alert>,
+    params: &correlation::Params,
+) -> Result<(Reported, String)> {
+    let path = store.path().display().to_string();
+    let events = store
+        .upsert_alerts(&alerts)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let open = store.open_alerts()?;
+    let d5: Vec<Alert> = correlation::correlate(params, &open)
+        .into_iter()
+        .filter(|a| involves(a, &run_ids))
+        .collect();
+    let higher = store
+        .upsert_alerts(&d5)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    let (mut new, mut known, mut updated) = (0, 0, 0);
+    let mut by_status = [0u64; 3];
+    for item in events.items.iter().chain(&higher.items) {
+        match item.outcome {
+            Outcome::Inserted => new += 1,
+            Outcome::Updated => {
+                known += 1;
+                updated += 1;
+            }
+            Outcome::Unchanged => known += 1,
+        }
+        by_status[Status::ALL
+            .iter()
+            .position(|s| *s == item.status)
+            .unwrap_or(0)] += 1;
+    }
+    let line = format!(
+        "store {path}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed",
+        by_status[0], by_status[1], by_status[2]
+    );
+    let out = alerts
+        .into_iter()
+        .zip(events.items)
+        .chain(d5.into_iter().zip(higher.items))
+        .map(|(a, item)| (a, item.status.as_str().to_owned()))
+        .collect();
+    Ok((out, line))
+}
+
+/// True when a D5 alert lists one of `ids` as a first-seen alert or a sibling.
+fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
+    ["first_seen_alerts", "siblings"].iter().any(|k| {
+        d5.details[*k].as_array().is_some_and(|v| {
+            v.iter()
+                .any(|x| x["id"].as_str().is_some_and(|id| ids.contains(id)))
+        })
+    })
+}
+
+/// Now, as a timestamp.
+fn now() -> trailhound_model::Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn write_alerts(args: &HuntArgs, alerts: &[(Alert, String)], html: Option<&str>) -> Result<()> {
     let (mut out, terminal): (Box<dyn std::io::Write>, bool) = match &args.output {
         Some(p) => (
             Box::new(std::io::BufWriter::new(
@@ -181,6 +322,7 @@ fn write_alerts(args: &HuntArgs, alerts: &[(trailhound_detect::Alert, String)]) 
     match args.format {
         Format::Jsonl => write_jsonl(&mut out, alerts)?,
         Format::Table => write_table(&mut out, alerts, 100, terminal)?,
+        Format::Html => out.write_all(html.unwrap_or_default().as_bytes())?,
     }
     out.flush()?;
     Ok(())

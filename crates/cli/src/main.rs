@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod alerts_cmd;
 mod config;
 mod generate;
 mod hunt;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Replay every detection over CloudTrail files, folders (recursively) and S3 prefixes.
     Hunt(hunt::HuntArgs),
+    /// List, show, acknowledge and close stored alerts.
+    Alerts(alerts_cmd::AlertsArgs),
     /// Write deterministic synthetic CloudTrail (S3 layout) with planted attacks and a manifest.
     Generate(generate::GenerateArgs),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
+        Command::Alerts(args) => alerts_cmd::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

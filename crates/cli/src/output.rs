@@ -13,6 +13,8 @@ pub enum Format {
     Table,
     /// One JSON object per alert per line, with the spec's fields.
     Jsonl,
+    /// A self-contained HTML report with charts per access key (`hunt` only).
+    Html,
 }
 
 /// An alert as written in JSON Lines: the alert's fields plus its lifecycle status.

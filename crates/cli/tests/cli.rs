@@ -19,7 +19,7 @@ fn hunt_stats(paths: &[&Path]) -> (Value, String) {
     let stats = dir.path().join("stats.json");
     let out = Command::cargo_bin("trailhound")
         .unwrap()
-        .arg("hunt")
+        .args(["hunt", "--no-store"])
         .args(paths)
         .arg("--stats")
         .arg(&stats)
@@ -209,7 +209,7 @@ fn no_input_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::cargo_bin("trailhound")
         .unwrap()
-        .arg("hunt")
+        .args(["hunt", "--no-store"])
         .arg(dir.path())
         .output()
         .unwrap();

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use trailhound_model::{Event, Timestamp};
 
 pub mod allow;
+pub mod correlation;
 pub mod evidence;
 pub mod history;
 pub mod rules;

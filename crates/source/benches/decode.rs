@@ -63,14 +63,21 @@ fn repack(plain: &[Vec<u8>]) -> Vec<Vec<u8>> {
     };
     for p in plain {
         // Each generated document is `{"Records":[...]}`: take what is between the brackets.
-        let (Some(a), Some(b)) = (p.iter().position(|&c| c == b'['), p.iter().rposition(|&c| c == b']')) else {
+        let (Some(a), Some(b)) = (
+            p.iter().position(|&c| c == b'['),
+            p.iter().rposition(|&c| c == b']'),
+        ) else {
             continue;
         };
         let body = &p[a + 1..b];
         if body.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        cur.extend_from_slice(if cur.is_empty() { b"{\"Records\":[" } else { b"," });
+        cur.extend_from_slice(if cur.is_empty() {
+            b"{\"Records\":["
+        } else {
+            b","
+        });
         cur.extend_from_slice(body);
         if cur.len() > 1_300_000 {
             flush(&mut cur);
@@ -100,13 +107,36 @@ fn per_core(label: &str, raw: &[Vec<u8>]) {
         }
         n
     });
-    let (t_parse, events) = best_of(3, || plain.iter().enumerate().map(|(i, p)| decode(p, i as u32).events.len() as u64).sum());
-    let (t_both, events2) = best_of(3, || raw.iter().enumerate().map(|(i, r)| decode(r, i as u32).events.len() as u64).sum());
+    let (t_parse, events) = best_of(3, || {
+        plain
+            .iter()
+            .enumerate()
+            .map(|(i, p)| decode(p, i as u32).events.len() as u64)
+            .sum()
+    });
+    let (t_both, events2) = best_of(3, || {
+        raw.iter()
+            .enumerate()
+            .map(|(i, r)| decode(r, i as u32).events.len() as u64)
+            .sum()
+    });
     assert_eq!(events, events2);
-    println!("{label}: {} objects, {:.0} KB uncompressed each on average, {events} events", raw.len(), mb * 1e3 / raw.len() as f64);
+    println!(
+        "{label}: {} objects, {:.0} KB uncompressed each on average, {events} events",
+        raw.len(),
+        mb * 1e3 / raw.len() as f64
+    );
     println!("  1 core, gunzip only:    {:7.0} MB/s", mb / t_gunzip);
-    println!("  1 core, parse only:     {:7.0} MB/s  {:9.0} events/s", mb / t_parse, events as f64 / t_parse);
-    println!("  1 core, gunzip + parse: {:7.0} MB/s  {:9.0} events/s", mb / t_both, events as f64 / t_both);
+    println!(
+        "  1 core, parse only:     {:7.0} MB/s  {:9.0} events/s",
+        mb / t_parse,
+        events as f64 / t_parse
+    );
+    println!(
+        "  1 core, gunzip + parse: {:7.0} MB/s  {:9.0} events/s",
+        mb / t_both,
+        events as f64 / t_both
+    );
 }
 
 fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (f64, u64) {
@@ -153,7 +183,11 @@ fn main() {
 
     per_core("generated S3 layout", &raw);
     per_core("repacked to ~1.3 MB objects", &repack(&plain));
-    let events: u64 = raw.iter().enumerate().map(|(i, r)| decode(r, i as u32).events.len() as u64).sum();
+    let events: u64 = raw
+        .iter()
+        .enumerate()
+        .map(|(i, r)| decode(r, i as u32).events.len() as u64)
+        .sum();
 
     let threads = rayon::current_num_threads();
     for (label, ordered) in [("unordered", false), ("time-ordered", true)] {

@@ -1,0 +1,100 @@
+//! The HTML report of the generated scenario set, opened in headless Chromium (Debian's
+//! `chromium` driven by playwright-core from npm, `tests/browser/`): the charts render, nothing is
+//! loaded from the network, nothing logs an error, and crafted user agents planted in the logs show
+//! as text without running. Saves `target/browser/report.png`.
+//!
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`) and Node.js; `npm ci` is run in
+//! `tests/browser` when its `node_modules` is missing. Set `TRAILHOUND_SKIP_BROWSER=1` to skip on
+//! a machine without them (CI installs both and never skips).
+
+use std::path::Path;
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+
+/// Two AKIA events denied from a new address with crafted user agents: they raise alerts whose
+/// evidence carries the strings into the report.
+const CRAFTED: &str = r#"{"Records":[
+{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAXSSXSSXSSXSSXSS","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","accessKeyId":"AKIAXSSXSSXSSXSSXSS1","userName":"mallory"},"eventTime":"2026-01-14T12:01:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","sourceIPAddress":"8.8.8.8","userAgent":"<script>window.__xss=1</script>","errorCode":"AccessDenied","errorMessage":"<b>denied</b>","eventID":"xss-1","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111122223333"},
+{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAXSSXSSXSSXSSXSS","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","accessKeyId":"AKIAXSSXSSXSSXSSXSS1","userName":"mallory"},"eventTime":"2026-01-14T12:02:00Z","eventSource":"iam.amazonaws.com","eventName":"ListRoles","awsRegion":"us-east-1","sourceIPAddress":"8.8.8.8","userAgent":"<img src=x onerror=\"window.__xss=1\">","errorCode":"AccessDenied","eventID":"xss-2","readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}
+]}"#;
+
+#[test]
+fn html_report_renders_in_chromium_and_runs_nothing_from_the_logs() {
+    if std::env::var_os("TRAILHOUND_SKIP_BROWSER").is_some() {
+        eprintln!("TRAILHOUND_SKIP_BROWSER is set: browser test skipped");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "no /usr/bin/chromium: apt-get install -y chromium (or TRAILHOUND_SKIP_BROWSER=1)"
+    );
+    if !browser_dir.join("node_modules/playwright-core").exists() {
+        let ok = Process::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&browser_dir)
+            .status()
+            .expect("npm");
+        assert!(ok.success(), "npm ci in tests/browser failed");
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let generated = Command::cargo_bin("trailhound")
+        .unwrap()
+        .arg("generate")
+        .arg(&data)
+        .args(["--events", "20000"])
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let crafted = data.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/14/111122223333_CloudTrail_us-east-1_20260114T1205Z_xss.json");
+    std::fs::create_dir_all(crafted.parent().unwrap()).unwrap();
+    std::fs::write(&crafted, CRAFTED).unwrap();
+
+    let out_dir = root.join("target/browser");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let html = out_dir.join("report.html");
+    let hunt = Command::cargo_bin("trailhound")
+        .unwrap()
+        .args(["hunt", "--no-progress", "--format", "html", "--store"])
+        .arg(tmp.path().join("alerts.db"))
+        .arg("--output")
+        .arg(&html)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        hunt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hunt.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("AKIAXSSXSSXSSXSSXSS1"),
+        "the crafted key has no section"
+    );
+    assert!(
+        !page.contains("<script>window.__xss"),
+        "a crafted user agent was written unescaped"
+    );
+
+    let status = Process::new("node")
+        .args(["--test", "tests/browser/report.test.mjs"])
+        .current_dir(&root)
+        .env("REPORT_HTML", &html)
+        .env("REPORT_OUT", &out_dir)
+        .status()
+        .expect("node");
+    assert!(
+        status.success(),
+        "the browser test failed (see its output above)"
+    );
+    assert!(out_dir.join("report.png").exists());
+}

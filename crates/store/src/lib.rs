@@ -1,0 +1,394 @@
+//! Trailhound's alert store: alerts with a lifecycle, kept across runs.
+//!
+//! * [`AlertStore`] is the small interface every backend implements (SQLite now, PostgreSQL to
+//!   follow): batch upserts, look-ups, filtered lists, status changes with an audit trail, and the
+//!   open alerts that the higher-order rule (D5) correlates.
+//! * [`SqliteStore`] keeps everything in one embedded SQLite file (WAL mode, versioned
+//!   migrations, see [`sqlite::MIGRATIONS`]).
+//!
+//! Alerts are idempotent: their ids are deterministic (rule id + key + window, see
+//! [`trailhound_detect::alert_id`]), so re-running a hunt over the same or overlapping data finds
+//! the alerts it already stored. An upsert of a known id never changes its status or audit fields
+//! (a closed alert stays closed); it rewrites the evidence only if it changed.
+//!
+//! Where the store lives when no path is given: [`default_path`].
+
+#![warn(missing_docs)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use trailhound_detect::{Alert, Severity};
+use trailhound_model::Timestamp;
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// The lifecycle status of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// New, nobody has looked at it yet. Only open alerts count for correlation (D5).
+    Open,
+    /// Somebody is on it.
+    Acknowledged,
+    /// Done: resolved, benign or a false positive (the reason says which).
+    Closed,
+}
+
+impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 3] = [Status::Open, Status::Acknowledged, Status::Closed];
+
+    /// The lowercase name used in the store, in JSON and on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Acknowledged => "acknowledged",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// Whether a person may move an alert from `self` to `to`: open → acknowledged, open →
+    /// closed, acknowledged → closed, and back to open from acknowledged or closed (a deliberate
+    /// reopen). Staying in the same status, and closed → acknowledged, are refused.
+    pub const fn can_become(self, to: Status) -> bool {
+        matches!(
+            (self, to),
+            (Status::Open, Status::Acknowledged)
+                | (Status::Open, Status::Closed)
+                | (Status::Acknowledged, Status::Closed)
+                | (Status::Acknowledged, Status::Open)
+                | (Status::Closed, Status::Open)
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = StoreError;
+
+    /// Parses `open`, `acknowledged` (or `ack`) and `closed`.
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "open" => Ok(Status::Open),
+            "acknowledged" | "ack" => Ok(Status::Acknowledged),
+            "closed" => Ok(Status::Closed),
+            other => Err(StoreError::BadStatus(other.to_owned())),
+        }
+    }
+}
+
+/// An alert as stored: the alert itself plus its lifecycle.
+///
+/// In JSON the alert's fields come first (flattened), then `status`, `status_by`, `status_at`,
+/// `status_reason`, `created_at` and `updated_at` (times in RFC 3339 UTC; the audit fields are
+/// `null` until somebody changes the status).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAlert {
+    /// The alert, with its latest evidence.
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// Current status.
+    pub status: Status,
+    /// Who made the last status change.
+    pub status_by: Option<String>,
+    /// When the last status change was made.
+    #[serde(with = "opt_rfc3339")]
+    pub status_at: Option<Timestamp>,
+    /// Why the last status change was made.
+    pub status_reason: Option<String>,
+    /// When the store first saw the alert.
+    #[serde(with = "trailhound_detect::rfc3339")]
+    pub created_at: Timestamp,
+    /// When the alert's evidence or status last changed.
+    #[serde(with = "trailhound_detect::rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+/// One status change, as kept in the audit trail ([`AlertStore::history`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusChange {
+    /// The alert.
+    pub alert_id: String,
+    /// Status before the change.
+    pub from: Status,
+    /// Status after the change.
+    pub to: Status,
+    /// Who made it.
+    pub by: String,
+    /// When.
+    #[serde(with = "trailhound_detect::rfc3339")]
+    pub at: Timestamp,
+    /// Why (may be absent).
+    pub reason: Option<String>,
+}
+
+/// What a batch upsert did ([`AlertStore::upsert_alerts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertSummary {
+    /// Alerts the store did not know: stored as `open`.
+    pub inserted: u64,
+    /// Known alerts whose evidence changed: evidence rewritten, status and audit fields kept.
+    pub updated: u64,
+    /// Known alerts with the same evidence: nothing written.
+    pub unchanged: u64,
+    /// Per input alert, in input order: what happened and the alert's status in the store after
+    /// the upsert (so that a caller can report real statuses without reading them back).
+    pub items: Vec<Upserted>,
+}
+
+/// What happened to one alert of a batch upsert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upserted {
+    /// Inserted, updated or unchanged.
+    pub outcome: Outcome,
+    /// The alert's status in the store after the upsert.
+    pub status: Status,
+}
+
+/// The outcome of upserting one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// New to the store.
+    Inserted,
+    /// Known; its evidence changed and was rewritten.
+    Updated,
+    /// Known, same evidence.
+    Unchanged,
+}
+
+/// Which alerts [`AlertStore::list`] returns. Every field narrows the result; the default
+/// (everything `None`, offset 0) lists every alert. Results are ordered by alert time, then rule
+/// id, then alert id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Only this rule id.
+    pub rule_id: Option<String>,
+    /// Only this severity.
+    pub severity: Option<Severity>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this access key id.
+    pub access_key_id: Option<String>,
+    /// Only alerts whose `time` is at or after this.
+    pub since: Option<Timestamp>,
+    /// Only alerts whose `time` is before this.
+    pub until: Option<Timestamp>,
+    /// At most this many alerts.
+    pub limit: Option<u64>,
+    /// Skip this many alerts first.
+    pub offset: u64,
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The SQLite library reported an error.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored alert could not be encoded or decoded as JSON.
+    #[error("alert JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A file-system error (creating the store's folder).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// No alert has this id (or id prefix).
+    #[error("no alert with id {0:?}")]
+    NotFound(String),
+    /// An id prefix matches several alerts.
+    #[error("id prefix {prefix:?} matches several alerts ({examples}); give more digits")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// Some of the ids it matches, comma-separated.
+        examples: String,
+    },
+    /// The status change is not allowed (see [`Status::can_become`]).
+    #[error(
+        "alert {id} is {}",
+        if from == to { format!("already {to}") } else { format!("{from}; it cannot become {to}") }
+    )]
+    Transition {
+        /// The alert id.
+        id: String,
+        /// Its current status.
+        from: Status,
+        /// The status asked for.
+        to: Status,
+    },
+    /// Not a status name.
+    #[error("unknown status {0:?} (expected open, acknowledged or closed)")]
+    BadStatus(String),
+    /// A status change without a name for who made it.
+    #[error("a status change needs a non-empty `by` (who made it)")]
+    NoActor,
+    /// The file was written by a newer Trailhound with a schema this one does not know.
+    #[error(
+        "the alert store has schema version {found}, newer than this Trailhound's {supported}; upgrade Trailhound"
+    )]
+    NewerSchema {
+        /// Version found in the file.
+        found: i64,
+        /// Latest version this build knows.
+        supported: i64,
+    },
+    /// The file is an SQLite database of something else.
+    #[error("{0} is an SQLite database, but not a Trailhound alert store")]
+    NotAStore(String),
+    /// The store file does not exist (for commands that only read an existing store).
+    #[error("no alert store at {0} (run `trailhound hunt` first, or pass --store FILE.db)")]
+    Missing(String),
+}
+
+/// The alert store interface: small on purpose, so that other backends (PostgreSQL) can follow.
+pub trait AlertStore {
+    /// Inserts new alerts as `open` and refreshes the evidence of known ones (by id), in one
+    /// transaction. A known alert keeps its status and audit fields: re-running a hunt never
+    /// reopens what a person acknowledged or closed, and unchanged evidence is not rewritten.
+    fn upsert_alerts(&mut self, alerts: &[Alert]) -> Result<UpsertSummary, StoreError>;
+
+    /// The alert with this id, if stored.
+    fn get(&self, id: &str) -> Result<Option<StoredAlert>, StoreError>;
+
+    /// The full id of the one alert whose id starts with `prefix` (at least one character; a
+    /// full id resolves to itself).
+    fn resolve_id(&self, prefix: &str) -> Result<String, StoreError>;
+
+    /// Alerts matching the filter, ordered by time, rule id, id.
+    fn list(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// Moves an alert to `status`, recording who, when (now) and why, and appends the change to
+    /// the audit trail. Refuses transitions [`Status::can_become`] does not allow.
+    fn set_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredAlert, StoreError>;
+
+    /// Every open alert, ordered by time: the input of the higher-order rule (D5).
+    fn open_alerts(&self) -> Result<Vec<Alert>, StoreError>;
+
+    /// The status changes of an alert, oldest first.
+    fn history(&self, id: &str) -> Result<Vec<StatusChange>, StoreError>;
+
+    /// Number of stored alerts.
+    fn count(&self) -> Result<u64, StoreError>;
+}
+
+/// The store file used when none is given on the command line:
+///
+/// 1. `$TRAILHOUND_STORE`, if set and not empty;
+/// 2. else `$XDG_DATA_HOME/trailhound/alerts.db`, if `XDG_DATA_HOME` is an absolute path;
+/// 3. else `$HOME/.local/share/trailhound/alerts.db`;
+/// 4. else (Windows without `HOME`) `%APPDATA%\trailhound\alerts.db`.
+///
+/// `None` when none of these variables is set.
+pub fn default_path() -> Option<PathBuf> {
+    default_path_from(|k| std::env::var_os(k))
+}
+
+/// [`default_path`] with the environment given as a function (for tests).
+pub fn default_path_from(env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = var("TRAILHOUND_STORE") {
+        return Some(p);
+    }
+    if let Some(p) = var("XDG_DATA_HOME").filter(|p| p.is_absolute()) {
+        return Some(p.join("trailhound").join("alerts.db"));
+    }
+    if let Some(h) = var("HOME") {
+        return Some(h.join(".local/share/trailhound/alerts.db"));
+    }
+    var("APPDATA").map(|p| p.join("trailhound").join("alerts.db"))
+}
+
+/// The current time as a [`Timestamp`].
+pub(crate) fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Serde helper: an optional [`Timestamp`] as an RFC 3339 UTC string or `null`.
+mod opt_rfc3339 {
+    use serde::Serializer;
+    use trailhound_model::{Timestamp, format_rfc3339};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&format_rfc3339(*t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_path_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(*v))
+            }
+        };
+        assert_eq!(
+            default_path_from(env(&[
+                ("TRAILHOUND_STORE", "/x/a.db"),
+                ("XDG_DATA_HOME", "/d"),
+                ("HOME", "/h")
+            ])),
+            Some(PathBuf::from("/x/a.db"))
+        );
+        assert_eq!(
+            default_path_from(env(&[
+                ("TRAILHOUND_STORE", ""),
+                ("XDG_DATA_HOME", "/d"),
+                ("HOME", "/h")
+            ])),
+            Some(PathBuf::from("/d/trailhound/alerts.db"))
+        );
+        // A relative XDG_DATA_HOME is invalid per the XDG spec and ignored.
+        assert_eq!(
+            default_path_from(env(&[("XDG_DATA_HOME", "rel"), ("HOME", "/h")])),
+            Some(PathBuf::from("/h/.local/share/trailhound/alerts.db"))
+        );
+        assert_eq!(default_path_from(env(&[])), None);
+    }
+
+    #[test]
+    fn statuses_parse_print_and_transition() {
+        for s in Status::ALL {
+            assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
+            assert!(!s.can_become(s), "{s} -> {s}");
+        }
+        assert_eq!("ack".parse::<Status>().unwrap(), Status::Acknowledged);
+        assert!("done".parse::<Status>().is_err());
+        assert!(Status::Open.can_become(Status::Acknowledged));
+        assert!(Status::Acknowledged.can_become(Status::Closed));
+        assert!(!Status::Closed.can_become(Status::Acknowledged));
+        assert!(Status::Closed.can_become(Status::Open));
+        assert_eq!(
+            serde_json::to_string(&Status::Acknowledged).unwrap(),
+            "\"acknowledged\""
+        );
+    }
+}
