@@ -44,39 +44,42 @@ pub fn write_table(
     if alerts.is_empty() {
         return writeln!(out, "no alerts");
     }
-    // Fixed columns: time 20, severity 8, access key 20, count 6; the rest shares what is left.
-    let rest = width
-        .saturating_sub(20 + 1 + 8 + 1 + 20 + 1 + 6 + 1)
-        .max(30);
-    let rule_w = (rest * 2 / 5).max(14);
-    let where_w = rest.saturating_sub(rule_w + 1).max(12);
+    // Fixed columns: time 16, severity 8, access key 20, count 5, rule 31 (its id without the
+    // `aws-` prefix, which fits); the source addresses get the rest.
+    const FIXED: usize = 16 + 1 + 8 + 1 + 20 + 1 + 5 + 1 + 31 + 1;
+    let from_w = width.saturating_sub(FIXED).max(12);
     writeln!(
         out,
-        "{:<20} {:<8} {:<20} {:>6} {:<rule_w$} {:<where_w$}",
-        "TIME (UTC)", "SEVERITY", "ACCESS KEY", "COUNT", "RULE", "FROM"
+        "{:<16} {:<8} {:<20} {:>5} {:<31} FROM",
+        "TIME (UTC)", "SEVERITY", "ACCESS KEY", "COUNT", "RULE"
     )?;
     for (a, status) in alerts {
-        let time = format_rfc3339(a.time);
+        let time: String = format_rfc3339(a.time)
+            .replace('T', " ")
+            .chars()
+            .take(16)
+            .collect();
         let from = if a.countries.is_empty() {
             a.source_ips.join(",")
         } else {
-            format!("{} [{}]", a.source_ips.join(","), a.countries.join(","))
+            format!("{} {}", a.countries.join(","), a.source_ips.join(","))
         };
         let sev = fit(a.severity.as_str(), 8);
         let sev = if color { paint(a.severity, &sev) } else { sev };
+        let id = a.rule_id.strip_prefix("aws-").unwrap_or(&a.rule_id);
         let rule = if status == "open" {
-            a.rule_name.clone()
+            id.to_owned()
         } else {
-            format!("({status}) {}", a.rule_name)
+            format!("({status}) {id}")
         };
         writeln!(
             out,
-            "{:<20} {sev} {:<20} {:>6} {:<rule_w$} {}",
-            fit(&time, 20),
+            "{} {sev} {} {:>5} {} {}",
+            fit(&time, 16),
             fit(&a.access_key_id, 20),
             a.count,
-            fit(&rule, rule_w),
-            fit(&from, where_w),
+            fit(&rule, 31),
+            fit(&from, from_w).trim_end(),
         )?;
     }
     Ok(())

@@ -70,4 +70,50 @@ mod tests {
         assert_eq!(h.len(), 1, "a expired");
         assert!(!h.known(&"a", 20 * DAY));
     }
+
+    #[test]
+    fn warm_up_restarts_after_a_gap_longer_than_the_window() {
+        let mut w = WarmUp::new(10 * DAY, 10 * DAY);
+        assert!(w.observe(0));
+        assert!(w.observe(10 * DAY - 1));
+        assert!(!w.observe(10 * DAY));
+        // A gap of exactly the window keeps the warm-up over; one longer restarts it.
+        assert!(!w.observe(20 * DAY));
+        assert!(w.observe(30 * DAY + 1));
+        assert!(!w.observe(40 * DAY + 1));
+    }
+}
+
+/// The warm-up of a new-terms rule: events in the first `length` of the stream only build
+/// history, and so do those in the first `length` after a gap in the stream longer than the
+/// history window (every value has expired by then, so the rule is as blind as at the start).
+/// The second case matters when one hunt reads data sets that lie months apart.
+#[derive(Debug, Clone)]
+pub struct WarmUp {
+    length: i64,
+    window: i64,
+    start: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl WarmUp {
+    /// A warm-up of `length` for a history window of `window` (nanoseconds).
+    pub fn new(length: i64, window: i64) -> Self {
+        Self {
+            length,
+            window,
+            start: None,
+            last: None,
+        }
+    }
+
+    /// Sees the time of every event of the stream (not only those the rule looks at); true
+    /// while the stream is warming up at `t`.
+    pub fn observe(&mut self, t: Timestamp) -> bool {
+        if self.last.is_none_or(|l| t - l > self.window) {
+            self.start = Some(t);
+        }
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        t < self.start.unwrap_or(t).saturating_add(self.length)
+    }
 }

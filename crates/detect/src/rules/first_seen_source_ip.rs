@@ -13,10 +13,10 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use trailhound_model::{AccessKeyKind, Event, Str, Timestamp, format_rfc3339};
+use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
 
 use crate::evidence::Evidence;
-use crate::history::History;
+use crate::history::{History, WarmUp};
 use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
 
 /// The rule's registration.
@@ -34,7 +34,8 @@ pub const RULE: RuleInfo = RuleInfo {
 pub struct Params {
     /// How long a (key, IP) pair stays known after it was last seen.
     pub history_window: Span,
-    /// How long the start of the stream only builds history; default: `history_window`.
+    /// How long the start of the stream (and the restart after a gap longer than the history
+    /// window) only builds history; default: `history_window`.
     pub warm_up: Option<Span>,
 }
 
@@ -62,27 +63,22 @@ fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, Config
 pub struct FirstSeenSourceIp {
     params: Params,
     history: History<(Str, Str)>,
-    start: Option<Timestamp>,
+    warm_up: WarmUp,
     alerts: Vec<Alert>,
 }
 
 impl FirstSeenSourceIp {
     /// A detector with the given parameters.
     pub fn new(params: Params) -> Self {
-        let history = History::new(params.history_window.nanos());
+        let window = params.history_window.nanos();
+        let warm_up = params.warm_up.unwrap_or(params.history_window).nanos();
+        let history = History::new(window);
         Self {
             params,
             history,
-            start: None,
+            warm_up: WarmUp::new(warm_up, window),
             alerts: Vec::new(),
         }
-    }
-
-    fn warm_up(&self) -> i64 {
-        self.params
-            .warm_up
-            .unwrap_or(self.params.history_window)
-            .nanos()
     }
 }
 
@@ -97,14 +93,14 @@ impl Detector for FirstSeenSourceIp {
     }
 
     fn observe(&mut self, e: &Event) {
-        let start = *self.start.get_or_insert(e.time);
+        let warming_up = self.warm_up.observe(e.time);
         if e.key_kind() != AccessKeyKind::LongTerm || !e.succeeded() || !is_ip(&e.source_ip) {
             return;
         }
         let pair = (e.user.access_key_id.clone(), e.source_ip.clone());
         let new = !self.history.known(&pair, e.time);
         self.history.see(pair, e.time);
-        if !new || e.time < start.saturating_add(self.warm_up()) {
+        if !new || warming_up {
             return;
         }
         let mut ev = Evidence::default();

@@ -11,10 +11,10 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use trailhound_model::{AccessKeyKind, Event, Str, Timestamp, format_rfc3339};
+use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
 
 use crate::evidence::Evidence;
-use crate::history::History;
+use crate::history::{History, WarmUp};
 use crate::rules::first_seen_source_ip::is_ip;
 use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
 
@@ -33,7 +33,8 @@ pub const RULE: RuleInfo = RuleInfo {
 pub struct Params {
     /// How long an IP or a user agent stays known for a key after it was last seen.
     pub history_window: Span,
-    /// How long the start of the stream only builds history; default: `history_window`.
+    /// How long the start of the stream (and the restart after a gap longer than the history
+    /// window) only builds history; default: `history_window`.
     pub warm_up: Option<Span>,
 }
 
@@ -62,19 +63,20 @@ pub struct UserAgentNewIp {
     params: Params,
     ips: History<(Str, Str)>,
     agents: History<(Str, Str)>,
-    start: Option<Timestamp>,
+    warm_up: WarmUp,
     alerts: Vec<Alert>,
 }
 
 impl UserAgentNewIp {
     /// A detector with the given parameters.
     pub fn new(params: Params) -> Self {
-        let w = params.history_window.nanos();
+        let window = params.history_window.nanos();
+        let warm_up = params.warm_up.unwrap_or(params.history_window).nanos();
         Self {
             params,
-            ips: History::new(w),
-            agents: History::new(w),
-            start: None,
+            ips: History::new(window),
+            agents: History::new(window),
+            warm_up: WarmUp::new(warm_up, window),
             alerts: Vec::new(),
         }
     }
@@ -86,7 +88,7 @@ impl Detector for UserAgentNewIp {
     }
 
     fn observe(&mut self, e: &Event) {
-        let start = *self.start.get_or_insert(e.time);
+        let warming_up = self.warm_up.observe(e.time);
         if e.key_kind() != AccessKeyKind::LongTerm || !is_ip(&e.source_ip) {
             return;
         }
@@ -96,12 +98,7 @@ impl Detector for UserAgentNewIp {
         let new = !self.ips.known(&ip, e.time) && !self.agents.known(&agent, e.time);
         self.ips.see(ip, e.time);
         self.agents.see(agent, e.time);
-        let warm_up = self
-            .params
-            .warm_up
-            .unwrap_or(self.params.history_window)
-            .nanos();
-        if !new || e.time < start.saturating_add(warm_up) {
+        if !new || warming_up {
             return;
         }
         let mut ev = Evidence::default();
