@@ -8,13 +8,88 @@ use trailhound_model::{Event, Provenance, Str, TimeError, UserIdentity, parse_rf
 
 use crate::{Decoded, IssueKind};
 
-/// A `{"Records":[...]}` document (or a digest file, which has `digestStartTime` instead).
-#[derive(Deserialize)]
-pub(crate) struct RecordsFile<'a> {
-    #[serde(rename = "Records", borrow)]
-    pub records: Option<Vec<RawRecord<'a>>>,
-    #[serde(rename = "digestStartTime")]
-    pub digest_start_time: Option<IgnoredAny>,
+/// What a JSON object document turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Document {
+    /// `{"Records":[...]}`: the records were decoded into the output.
+    Records,
+    /// A CloudTrail digest file (`digestStartTime`, no `Records`).
+    Digest,
+    /// Some other object.
+    Other,
+}
+
+/// Streams a `{"Records":[...]}` document into a [`Decoded`]: each record is converted into an
+/// event as soon as it is parsed, so no list of parsed records is ever built.
+pub(crate) struct DocumentSeed<'o> {
+    pub out: &'o mut Decoded,
+    pub file: u32,
+}
+
+impl<'de> de::DeserializeSeed<'de> for DocumentSeed<'_> {
+    type Value = Document;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_> {
+    type Value = Document;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail {\"Records\":[...]} object")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+        let mut doc = Document::Other;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "Records" => {
+                    map.next_value_seed(RecordsSeed {
+                        out: &mut *self.out,
+                        file: self.file,
+                    })?;
+                    doc = Document::Records;
+                }
+                "digestStartTime" if doc == Document::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    doc = Document::Digest;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(doc)
+    }
+}
+
+struct RecordsSeed<'o> {
+    out: &'o mut Decoded,
+    file: u32,
+}
+
+impl<'de> de::DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.out.events.reserve(n);
+        }
+        let mut i = 0u32;
+        while let Some(r) = seq.next_element::<RawRecord<'de>>()? {
+            r.push_into(self.file, i, self.out);
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 type S<'a> = Option<Cow<'a, str>>;
