@@ -177,7 +177,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         Self {
             slack: 2 * HOUR,
-            files_per_round: 4 * rayon::current_num_threads().max(1),
+            files_per_round: 32 * rayon::current_num_threads().max(1),
             ordered: true,
         }
     }
@@ -187,20 +187,25 @@ impl Default for ReadOptions {
 /// stream ends after the last event.
 pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
     let (tx, rx) = bounded(8);
+    let files = std::sync::Arc::new(files);
     std::thread::Builder::new()
         .name("trailhound-read".into())
         .spawn(move || {
             let mut order = Reorder::new();
-            let mut next_round = 0usize;
             let round_size = options.files_per_round.max(1);
-            while next_round < files.len() {
-                let round = next_round..(next_round + round_size).min(files.len());
-                next_round = round.end;
-                let decoded: Vec<(FileReport, Vec<Event>)> = round
-                    .into_par_iter()
-                    .map(|i| read_one(&files[i], i as u32))
-                    .collect();
-                let mut batch = Vec::new();
+            let rounds: Vec<std::ops::Range<usize>> = (0..files.len())
+                .step_by(round_size)
+                .map(|start| start..(start + round_size).min(files.len()))
+                .collect();
+            // Round k + 1 decodes on the pool while this thread orders and hands on round k.
+            let mut in_flight = rounds.first().map(|r| decode_round(&files, r.clone()));
+            for (k, round) in rounds.iter().enumerate() {
+                let Some(pending) = in_flight.take() else {
+                    return;
+                };
+                let Ok(decoded) = pending.recv() else { return };
+                in_flight = rounds.get(k + 1).map(|r| decode_round(&files, r.clone()));
+                let mut batch = Vec::with_capacity(decoded.iter().map(|(_, e)| e.len()).sum());
                 for (report, events) in decoded {
                     if tx.send(Message::File(report)).is_err() {
                         return;
@@ -214,7 +219,7 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
                     continue;
                 }
                 // Nothing in an unread file is older than this.
-                let watermark = match files.get(next_round) {
+                let watermark = match files.get(round.end) {
                     Some(f) => f.delivery_time.map(|t| t - options.slack),
                     None => Some(Timestamp::MAX),
                 };
@@ -228,6 +233,23 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
             }
         })
         .expect("spawn reader thread");
+    rx
+}
+
+/// Starts decoding `round` on the thread pool; the result arrives on the returned channel.
+fn decode_round(
+    files: &std::sync::Arc<Vec<InputFile>>,
+    round: std::ops::Range<usize>,
+) -> Receiver<Vec<(FileReport, Vec<Event>)>> {
+    let (tx, rx) = bounded(1);
+    let files = std::sync::Arc::clone(files);
+    rayon::spawn(move || {
+        let decoded = round
+            .into_par_iter()
+            .map(|i| read_one(&files[i], i as u32))
+            .collect();
+        let _ = tx.send(decoded);
+    });
     rx
 }
 
