@@ -220,13 +220,27 @@ pub fn remediation(access_key_id: &str, user_arn: &str) -> String {
         .split_once(":user/")
         .map(|(_, path)| path.rsplit('/').next().unwrap_or(path))
         .filter(|u| !u.is_empty());
+    let key = shell_word(access_key_id);
     match user {
         Some(u) => format!(
-            "aws iam update-access-key --access-key-id {access_key_id} --status Inactive --user-name {u}"
+            "aws iam update-access-key --access-key-id {key} --status Inactive --user-name {}",
+            shell_word(u)
         ),
-        None => {
-            format!("aws iam update-access-key --access-key-id {access_key_id} --status Inactive")
-        }
+        None => format!("aws iam update-access-key --access-key-id {key} --status Inactive"),
+    }
+}
+
+/// `s` as one POSIX shell word. Key ids and IAM user names (`[A-Za-z0-9+=,.@_-]`) pass as they
+/// are; anything else came from a forged or broken log and is single-quoted, so that pasting the
+/// command can never run something else.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -278,6 +292,10 @@ mod tests {
         assert_eq!(
             remediation("AKIAEXAMPLE", "arn:aws:iam::123456789012:user/division/Bob"),
             "aws iam update-access-key --access-key-id AKIAEXAMPLE --status Inactive --user-name Bob"
+        );
+        assert_eq!(
+            remediation("AKIAEXAMPLE", "arn:aws:iam::123456789012:user/x;rm -rf ~'"),
+            r"aws iam update-access-key --access-key-id AKIAEXAMPLE --status Inactive --user-name 'x;rm -rf ~'\'''"
         );
         assert_eq!(
             remediation("AKIAEXAMPLE", "arn:aws:iam::123456789012:root"),
