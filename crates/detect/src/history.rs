@@ -3,7 +3,40 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use serde::Deserialize;
 use trailhound_model::{HOUR, Timestamp};
+
+use crate::Span;
+
+/// Parameters of the new-terms rules (D2, D3): `[rules.<id>]` in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewTermsParams {
+    /// How long a value stays known after it was last seen.
+    pub history_window: Span,
+    /// How long the start of the stream (and the restart after a gap longer than the history
+    /// window) only builds history; default: `history_window`.
+    pub warm_up: Option<Span>,
+}
+
+impl Default for NewTermsParams {
+    fn default() -> Self {
+        Self {
+            history_window: Span::days(10),
+            warm_up: None,
+        }
+    }
+}
+
+impl NewTermsParams {
+    /// The warm-up this configures.
+    pub fn warm_up(&self) -> WarmUp {
+        WarmUp::new(
+            self.warm_up.unwrap_or(self.history_window).nanos(),
+            self.history_window.nanos(),
+        )
+    }
+}
 
 /// When each value was last seen, forgetting values not seen for longer than the window.
 ///

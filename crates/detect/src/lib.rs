@@ -197,6 +197,18 @@ pub fn build_detectors(
         .collect()
 }
 
+/// Deserializes a rule's parameters (`None`: the defaults); the rule's params type should reject
+/// unknown fields.
+pub fn parse_params<P: serde::de::DeserializeOwned + Default>(
+    rule: &'static str,
+    params: Option<&serde_json::Value>,
+) -> Result<P, ConfigError> {
+    match params {
+        Some(v) => P::deserialize(v).map_err(|source| ConfigError::Params { rule, source }),
+        None => Ok(P::default()),
+    }
+}
+
 /// A deterministic alert id: 32 hex digits of two FNV-1a 64-bit hashes over the rule id and the
 /// parts (each followed by a 0 byte). Stable across runs, platforms and Rust versions.
 pub fn alert_id(rule_id: &str, parts: &[&str]) -> String {

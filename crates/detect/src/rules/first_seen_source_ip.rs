@@ -11,13 +11,12 @@
 //! such as `ec2.amazonaws.com` are not, as ECS `source.ip` would not be); the first `warm_up`
 //! (default: the history window) of the stream only builds history.
 
-use serde::Deserialize;
 use serde_json::json;
 use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
 
 use crate::evidence::Evidence;
-use crate::history::{History, WarmUp};
-use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
+use crate::history::{History, NewTermsParams, WarmUp};
+use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, parse_params};
 
 /// The rule's registration.
 pub const RULE: RuleInfo = RuleInfo {
@@ -28,35 +27,13 @@ pub const RULE: RuleInfo = RuleInfo {
     build,
 };
 
-/// Parameters (`[rules.aws-akia-first-seen-source-ip]` in the config).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    /// How long a (key, IP) pair stays known after it was last seen.
-    pub history_window: Span,
-    /// How long the start of the stream (and the restart after a gap longer than the history
-    /// window) only builds history; default: `history_window`.
-    pub warm_up: Option<Span>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            history_window: Span::days(10),
-            warm_up: None,
-        }
-    }
-}
+/// Parameters (`[rules.<id>]` in the config): the history window and the warm-up.
+pub type Params = NewTermsParams;
 
 fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, ConfigError> {
-    let p: Params = match params {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|source| ConfigError::Params {
-            rule: RULE.id,
-            source,
-        })?,
-        None => Params::default(),
-    };
-    Ok(Box::new(FirstSeenSourceIp::new(p)))
+    Ok(Box::new(FirstSeenSourceIp::new(parse_params(
+        RULE.id, params,
+    )?)))
 }
 
 /// The detector.
@@ -70,13 +47,10 @@ pub struct FirstSeenSourceIp {
 impl FirstSeenSourceIp {
     /// A detector with the given parameters.
     pub fn new(params: Params) -> Self {
-        let window = params.history_window.nanos();
-        let warm_up = params.warm_up.unwrap_or(params.history_window).nanos();
-        let history = History::new(window);
         Self {
+            history: History::new(params.history_window.nanos()),
+            warm_up: params.warm_up(),
             params,
-            history,
-            warm_up: WarmUp::new(warm_up, window),
             alerts: Vec::new(),
         }
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 use trailhound_model::{AccessKeyKind, Event, HOUR, Str, Timestamp, format_rfc3339};
 
 use crate::evidence::Evidence;
-use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
+use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span, parse_params};
 
 /// The rule's registration.
 pub const RULE: RuleInfo = RuleInfo {
@@ -51,14 +51,9 @@ impl Default for Params {
 }
 
 fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, ConfigError> {
-    let p: Params = match params {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|source| ConfigError::Params {
-            rule: RULE.id,
-            source,
-        })?,
-        None => Params::default(),
-    };
-    Ok(Box::new(UnauthorizedApiCall::new(p)))
+    Ok(Box::new(UnauthorizedApiCall::new(parse_params(
+        RULE.id, params,
+    )?)))
 }
 
 struct Group {

@@ -9,14 +9,13 @@
 //! agent is a value like any other; the first `warm_up` (default: the history window) of the
 //! stream only builds history; the window is inclusive.
 
-use serde::Deserialize;
 use serde_json::json;
 use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
 
 use crate::evidence::Evidence;
-use crate::history::{History, WarmUp};
+use crate::history::{History, NewTermsParams, WarmUp};
 use crate::rules::first_seen_source_ip::is_ip;
-use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, Span};
+use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, parse_params};
 
 /// The rule's registration.
 pub const RULE: RuleInfo = RuleInfo {
@@ -27,35 +26,13 @@ pub const RULE: RuleInfo = RuleInfo {
     build,
 };
 
-/// Parameters (`[rules.aws-iam-user-agent-new-ip]` in the config).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    /// How long an IP or a user agent stays known for a key after it was last seen.
-    pub history_window: Span,
-    /// How long the start of the stream (and the restart after a gap longer than the history
-    /// window) only builds history; default: `history_window`.
-    pub warm_up: Option<Span>,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            history_window: Span::days(10),
-            warm_up: None,
-        }
-    }
-}
+/// Parameters (`[rules.<id>]` in the config): the history window and the warm-up.
+pub type Params = NewTermsParams;
 
 fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, ConfigError> {
-    let p: Params = match params {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|source| ConfigError::Params {
-            rule: RULE.id,
-            source,
-        })?,
-        None => Params::default(),
-    };
-    Ok(Box::new(UserAgentNewIp::new(p)))
+    Ok(Box::new(UserAgentNewIp::new(parse_params(
+        RULE.id, params,
+    )?)))
 }
 
 /// The detector.
@@ -71,12 +48,11 @@ impl UserAgentNewIp {
     /// A detector with the given parameters.
     pub fn new(params: Params) -> Self {
         let window = params.history_window.nanos();
-        let warm_up = params.warm_up.unwrap_or(params.history_window).nanos();
         Self {
-            params,
             ips: History::new(window),
             agents: History::new(window),
-            warm_up: WarmUp::new(warm_up, window),
+            warm_up: params.warm_up(),
+            params,
             alerts: Vec::new(),
         }
     }
