@@ -66,11 +66,10 @@ impl Config {
             .map(serde_json::to_value)
             .transpose()?;
         correlation::Params::from_json(table.as_ref()).map_err(|e| {
-            let line = self.line_of(&format!("[rules.{}]", correlation::RULE_ID));
-            match line {
-                Some(n) => anyhow!("{}: line {n}: {e}", self.origin),
-                None => anyhow!("{}: {e}", self.origin),
-            }
+            self.error_at(
+                self.line_of(&format!("[rules.{}]", correlation::RULE_ID)),
+                e,
+            )
         })
     }
 
@@ -90,10 +89,7 @@ impl Config {
                     .or_else(|| self.line_of(&format!("[rules.{rule}]"))),
                 ConfigError::Invalid { rule, .. } => self.line_of(&format!("[rules.{rule}]")),
             };
-            match line {
-                Some(n) => anyhow!("{}: line {n}: {e}", self.origin),
-                None => anyhow!("{}: {e}", self.origin),
-            }
+            self.error_at(line, e)
         })
     }
 
@@ -114,6 +110,14 @@ impl Config {
             ..HuntOptions::default()
         };
         Ok(Box::new(FailedApiSpike::new(params, options)?))
+    }
+
+    /// An error naming this file and, when known, the line.
+    fn error_at(&self, line: Option<usize>, e: impl std::fmt::Display) -> anyhow::Error {
+        match line {
+            Some(n) => anyhow!("{}: line {n}: {e}", self.origin),
+            None => anyhow!("{}: {e}", self.origin),
+        }
     }
 
     fn line_of(&self, needle: &str) -> Option<usize> {

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use trailhound_detect::Alert;
 use trailhound_detect::correlation;
-use trailhound_geo::{GeoCache, GeoIp};
+use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_source::{Message, ReadOptions, discover, read};
 use trailhound_store::{AlertStore, Outcome, SqliteStore, Status};
@@ -130,6 +130,8 @@ pub fn run(args: HuntArgs) -> Result<()> {
         .collect();
     let mut cache = GeoCache::new(&geo);
     let mut countries = HashSet::new();
+    // Counted in an array on the per-event path, named once at the end.
+    let mut address_kinds = [0u64; AddressKind::ALL.len()];
     let mut activity =
         (args.format == Format::Html && !args.decode_only).then(ActivityCollector::new);
 
@@ -152,7 +154,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
                 stats.events += events.len() as u64;
                 for e in &mut events {
                     let (kind, country) = cache.resolve(&e.source_ip);
-                    *stats.source_address_kinds.entry(kind.name()).or_default() += 1;
+                    address_kinds[kind as usize] += 1;
                     e.country = country;
                     if let Some(c) = country {
                         stats.events_with_country += 1;
@@ -171,6 +173,11 @@ pub fn run(args: HuntArgs) -> Result<()> {
         }
     }
     progress.finish_and_clear();
+    for (kind, &n) in AddressKind::ALL.iter().zip(&address_kinds) {
+        if n > 0 {
+            stats.source_address_kinds.insert(kind.name(), n);
+        }
+    }
     let mut alerts = Vec::new();
     for d in &mut detectors {
         alerts.extend(d.finish());

@@ -169,11 +169,12 @@ fn gunzip(raw: &[u8], out: &mut Decoded) -> Vec<u8> {
     text
 }
 
-/// Inflates every gzip member of `raw` into `text`'s spare capacity.
+/// Inflates every gzip member of `raw` into `text`'s spare capacity; on error, `text` holds what
+/// was inflated before it. The decoder's own gunzip, public for benchmarks.
 ///
 /// flate2's `Read` adapters make `read_to_end` zero each new buffer before inflating into it,
 /// which cost 7 % of a hunt; the low-level `Decompress` writes into uninitialised capacity.
-fn inflate_members(mut raw: &[u8], text: &mut Vec<u8>) -> Result<(), (IssueKind, String)> {
+pub fn inflate_members(mut raw: &[u8], text: &mut Vec<u8>) -> Result<(), (IssueKind, String)> {
     use flate2::{Decompress, FlushDecompress, Status};
     let mut inflater = Decompress::new_gzip(15);
     loop {

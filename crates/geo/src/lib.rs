@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use maxminddb::{PathElement, Reader};
-use trailhound_model::{Country, Str};
+use trailhound_model::{Country, SECOND, Str, format_rfc3339};
 
 /// The embedded DB-IP IP-to-Country Lite database.
 static EMBEDDED_DB: &[u8] = include_bytes!("../../../assets/geoip/dbip-country.mmdb");
@@ -56,6 +56,17 @@ pub enum AddressKind {
 }
 
 impl AddressKind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub const ALL: [AddressKind; 7] = [
+        Self::PublicV4,
+        Self::PublicV6,
+        Self::Reserved,
+        Self::AwsService,
+        Self::List,
+        Self::Other,
+        Self::Empty,
+    ];
+
     /// A short, stable name for reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -202,19 +213,8 @@ impl GeoIp {
 
 fn describe(reader: &Reader<Cow<'static, [u8]>>) -> String {
     let m = &reader.metadata;
-    let secs = m.build_epoch;
-    let days = secs / 86_400;
-    // Civil date from days since the epoch (Howard Hinnant's algorithm), to avoid a date crate here.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m_ = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m_ <= 2);
-    format!("{}, built {y:04}-{m_:02}-{d:02}", m.database_type)
+    let built = format_rfc3339(m.build_epoch as i64 * SECOND);
+    format!("{}, built {}", m.database_type, &built[..10])
 }
 
 /// A per-run memo of country lookups keyed by the raw `sourceIPAddress` string.
@@ -260,6 +260,13 @@ impl<'a> GeoCache<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_is_in_declaration_order() {
+        for (i, k) in AddressKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
 
     #[test]
     fn classifies_source_addresses() {

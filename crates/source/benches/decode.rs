@@ -9,12 +9,10 @@
 //! Figures are MB = 10^6 bytes. Files are held in memory for the per-core figures, so disk speed
 //! does not enter them.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use flate2::read::MultiGzDecoder;
-use trailhound_decode::decode;
+use trailhound_decode::{decode, inflate_members};
 use trailhound_source::{Message, ReadOptions, discover, read};
 
 /// The same allocator as the `trailhound` binary.
@@ -88,21 +86,14 @@ fn repack(plain: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 fn per_core(label: &str, raw: &[Vec<u8>]) {
-    let plain: Vec<Vec<u8>> = raw
-        .iter()
-        .map(|r| {
-            let mut v = Vec::new();
-            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
-            v
-        })
-        .collect();
+    let plain = gunzip_all(raw);
     let bytes: u64 = plain.iter().map(|p| p.len() as u64).sum();
     let mb = bytes as f64 / 1e6;
     let (t_gunzip, _) = best_of(3, || {
         let mut n = 0;
         for r in raw {
             let mut v = Vec::with_capacity(r.len() * 8);
-            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
+            inflate_members(r, &mut v).unwrap();
             n += v.len() as u64;
         }
         n
@@ -139,6 +130,17 @@ fn per_core(label: &str, raw: &[Vec<u8>]) {
     );
 }
 
+/// Every object inflated with the decoder's own gunzip.
+fn gunzip_all(raw: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    raw.iter()
+        .map(|r| {
+            let mut v = Vec::with_capacity(r.len() * 8);
+            inflate_members(r, &mut v).unwrap();
+            v
+        })
+        .collect()
+}
+
 fn best_of<F: FnMut() -> u64>(runs: usize, mut f: F) -> (f64, u64) {
     let mut best = f64::MAX;
     let mut out = 0;
@@ -163,14 +165,7 @@ fn main() {
         .map(|f| std::fs::read(&f.path).unwrap())
         .collect();
     let compressed: u64 = raw.iter().map(|r| r.len() as u64).sum();
-    let plain: Vec<Vec<u8>> = raw
-        .iter()
-        .map(|r| {
-            let mut v = Vec::new();
-            MultiGzDecoder::new(&r[..]).read_to_end(&mut v).unwrap();
-            v
-        })
-        .collect();
+    let plain = gunzip_all(&raw);
     let bytes: u64 = plain.iter().map(|p| p.len() as u64).sum();
     let mb = bytes as f64 / 1e6;
     println!(

@@ -56,7 +56,7 @@ pub fn is_cloudtrail_name(name: &str) -> bool {
         return false;
     }
     let n = n.strip_suffix(".gz").unwrap_or(&n);
-    name.to_ascii_lowercase().ends_with(".gz")
+    n.len() < name.len() // it ended in .gz
         || n.ends_with(".json")
         || n.ends_with(".jsonl")
         || n.ends_with(".ndjson")
