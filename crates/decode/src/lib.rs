@@ -11,7 +11,7 @@
 //! record index; nothing is dropped silently.
 
 use serde::de::IgnoredAny;
-use trailhound_model::Event;
+use trailhound_model::{Event, ExtraFields};
 
 mod record;
 pub use record::RawRecord;
@@ -142,6 +142,12 @@ impl Decoded {
 /// Decodes the raw bytes of one file (gzipped or not); `file` is recorded in each event's
 /// provenance.
 pub fn decode(raw: &[u8], file: u32) -> Decoded {
+    decode_with(raw, file, &ExtraFields::default())
+}
+
+/// [`decode`], also capturing the `extra` record paths into each event's [`Event::extra`].
+pub fn decode_with(raw: &[u8], file: u32, extra: &ExtraFields) -> Decoded {
+    let _ = extra; // captured by the record parser (in progress)
     let mut out = Decoded::default();
     if raw.starts_with(&[0x1f, 0x8b]) {
         let text = gunzip(raw, &mut out);

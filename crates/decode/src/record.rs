@@ -211,6 +211,7 @@ impl RawRecord<'_> {
             user,
             country: None,
             provenance: Provenance { file, record },
+            extra: Vec::new(),
         });
     }
 }

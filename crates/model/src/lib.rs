@@ -74,7 +74,77 @@ pub struct Event {
     pub country: Option<Country>,
     /// File and record this event was decoded from.
     pub provenance: Provenance,
+    /// Fields beyond the fixed schema that the run asked the decoder to capture (see
+    /// [`ExtraFields`]), as `(id, value)` in ascending id order; absent and `null` fields are left
+    /// out. Empty (and allocation-free) when no rule asks for extra fields.
+    pub extra: Vec<(u16, Str)>,
 }
+
+/// Record paths beyond the fixed schema that the decoder should capture for every event, such as
+/// `requestParameters.attribute` or `userIdentity.sessionContext.sessionIssuer.type` (Sigma rules
+/// reference them). Each path gets an id, its position here; events carry `(id, value)` pairs.
+///
+/// A captured value is the string's text for a JSON string, and the JSON text as written for a
+/// number, boolean, object or array. Fixed-schema paths are not captured again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraFields {
+    paths: Vec<String>,
+}
+
+impl ExtraFields {
+    /// The distinct paths that are not part of the fixed schema, in first-seen order.
+    pub fn new<I, S>(paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut out: Vec<String> = Vec::new();
+        for p in paths {
+            let p = p.into();
+            if !p.is_empty() && !FIXED_FIELDS.contains(&p.as_str()) && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        assert!(out.len() <= u16::MAX as usize, "too many extra fields");
+        Self { paths: out }
+    }
+
+    /// The paths, indexed by id.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// The id of `path`, if it is captured.
+    pub fn id(&self, path: &str) -> Option<u16> {
+        self.paths.iter().position(|p| p == path).map(|i| i as u16)
+    }
+
+    /// True when nothing beyond the fixed schema is captured.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+}
+
+/// The CloudTrail paths the fixed schema holds (see [`Event::fixed_field`]).
+pub const FIXED_FIELDS: [&str; 17] = [
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "eventID",
+    "eventType",
+    "readOnly",
+    "recipientAccountId",
+    "userIdentity.type",
+    "userIdentity.principalId",
+    "userIdentity.arn",
+    "userIdentity.accountId",
+    "userIdentity.accessKeyId",
+    "userIdentity.userName",
+];
 
 /// An ISO 3166-1 alpha-2 country code such as `US`, stored inline.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -155,6 +225,45 @@ impl Event {
     /// The kind of the event's access key.
     pub fn key_kind(&self) -> AccessKeyKind {
         AccessKeyKind::of(&self.user.access_key_id)
+    }
+
+    /// The value of a fixed-schema field by its CloudTrail path (one of [`FIXED_FIELDS`]):
+    /// `None` when `path` is not a fixed field, `Some(None)` when the record did not have it
+    /// (the fixed schema stores an absent field as an empty string).
+    pub fn fixed_field(&self, path: &str) -> Option<Option<&str>> {
+        let v: &str = match path {
+            "eventSource" => &self.event_source,
+            "eventName" => &self.event_name,
+            "awsRegion" => &self.aws_region,
+            "sourceIPAddress" => &self.source_ip,
+            "userAgent" => &self.user_agent,
+            "errorCode" => &self.error_code,
+            "errorMessage" => &self.error_message,
+            "eventID" => &self.event_id,
+            "eventType" => &self.event_type,
+            "readOnly" => match self.read_only {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            },
+            "recipientAccountId" => &self.recipient_account_id,
+            "userIdentity.type" => &self.user.kind,
+            "userIdentity.principalId" => &self.user.principal_id,
+            "userIdentity.arn" => &self.user.arn,
+            "userIdentity.accountId" => &self.user.account_id,
+            "userIdentity.accessKeyId" => &self.user.access_key_id,
+            "userIdentity.userName" => &self.user.user_name,
+            _ => return None,
+        };
+        Some((!v.is_empty()).then_some(v))
+    }
+
+    /// The captured value of extra field `id` (see [`ExtraFields`]), if the record had it.
+    pub fn extra_field(&self, id: u16) -> Option<&str> {
+        self.extra
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|i| self.extra[i].1.as_str())
     }
 }
 

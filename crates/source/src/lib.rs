@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, bounded};
 use rayon::prelude::*;
-use trailhound_decode::{Issue, IssueKind, decode};
-use trailhound_model::{Event, HOUR, Timestamp};
+use trailhound_decode::{Issue, IssueKind, decode_with};
+use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 
 mod name_time;
 pub use name_time::delivery_time;
@@ -171,6 +171,8 @@ pub struct ReadOptions {
     pub files_per_round: usize,
     /// When false, events are passed on as decoded, without ordering (decode-only benchmarks).
     pub ordered: bool,
+    /// Record paths beyond the fixed schema to capture into [`Event::extra`] (Sigma rules).
+    pub extra: std::sync::Arc<ExtraFields>,
 }
 
 impl Default for ReadOptions {
@@ -179,6 +181,7 @@ impl Default for ReadOptions {
             slack: 2 * HOUR,
             files_per_round: 32 * rayon::current_num_threads().max(1),
             ordered: true,
+            extra: Default::default(),
         }
     }
 }
@@ -198,13 +201,18 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
                 .map(|start| start..(start + round_size).min(files.len()))
                 .collect();
             // Round k + 1 decodes on the pool while this thread orders and hands on round k.
-            let mut in_flight = rounds.first().map(|r| decode_round(&files, r.clone()));
+            let extra = &options.extra;
+            let mut in_flight = rounds
+                .first()
+                .map(|r| decode_round(&files, r.clone(), extra));
             for (k, round) in rounds.iter().enumerate() {
                 let Some(pending) = in_flight.take() else {
                     return;
                 };
                 let Ok(decoded) = pending.recv() else { return };
-                in_flight = rounds.get(k + 1).map(|r| decode_round(&files, r.clone()));
+                in_flight = rounds
+                    .get(k + 1)
+                    .map(|r| decode_round(&files, r.clone(), extra));
                 let mut batch = Vec::with_capacity(decoded.iter().map(|(_, e)| e.len()).sum());
                 for (report, events) in decoded {
                     if tx.send(Message::File(report)).is_err() {
@@ -240,23 +248,25 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
 fn decode_round(
     files: &std::sync::Arc<Vec<InputFile>>,
     round: std::ops::Range<usize>,
+    extra: &std::sync::Arc<ExtraFields>,
 ) -> Receiver<Vec<(FileReport, Vec<Event>)>> {
     let (tx, rx) = bounded(1);
     let files = std::sync::Arc::clone(files);
+    let extra = std::sync::Arc::clone(extra);
     rayon::spawn(move || {
         let decoded = round
             .into_par_iter()
-            .map(|i| read_one(&files[i], i as u32))
+            .map(|i| read_one(&files[i], i as u32, &extra))
             .collect();
         let _ = tx.send(decoded);
     });
     rx
 }
 
-fn read_one(file: &InputFile, index: u32) -> (FileReport, Vec<Event>) {
+fn read_one(file: &InputFile, index: u32, extra: &ExtraFields) -> (FileReport, Vec<Event>) {
     match std::fs::read(&file.path) {
         Ok(raw) => {
-            let d = decode(&raw, index);
+            let d = decode_with(&raw, index, extra);
             let report = FileReport {
                 file: index,
                 bytes: raw.len() as u64,

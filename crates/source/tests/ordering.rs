@@ -83,6 +83,7 @@ fn a_file_delivered_too_late_is_counted_and_still_passed_on() {
         files_per_round: 1,
         slack: 2 * HOUR,
         ordered: true,
+        ..ReadOptions::default()
     };
     let (got, late) = collect(dir.path(), options);
     assert_eq!(late, 1);
