@@ -14,8 +14,7 @@ use serde::de::IgnoredAny;
 use trailhound_model::{Event, ExtraFields};
 
 mod record;
-pub use record::RawRecord;
-use record::{Document, DocumentSeed};
+use record::{Context, Document, DocumentSeed, ExtraPlan, RawRecord, RecordSeed};
 
 /// At most this many issues per file are kept with their location; all are counted.
 pub const MAX_LOCATED_ISSUES: usize = 100;
@@ -147,32 +146,111 @@ pub fn decode(raw: &[u8], file: u32) -> Decoded {
 
 /// [`decode`], also capturing the `extra` record paths into each event's [`Event::extra`].
 pub fn decode_with(raw: &[u8], file: u32, extra: &ExtraFields) -> Decoded {
-    let _ = extra; // captured by the record parser (in progress)
+    let plan = ExtraPlan::new(extra);
+    let identity_plan = plan.identity();
+    let cx = Context {
+        file,
+        plan: &plan,
+        identity_plan: &identity_plan,
+    };
     let mut out = Decoded::default();
     if raw.starts_with(&[0x1f, 0x8b]) {
         let text = gunzip(raw, &mut out);
-        decode_json(&text, file, &mut out);
+        decode_json(&text, &cx, &mut out);
     } else {
-        decode_json(raw, file, &mut out);
+        decode_json(raw, &cx, &mut out);
     }
     out
 }
 
 /// Decompresses a (possibly multi-member) gzip stream, keeping what precedes an error.
 fn gunzip(raw: &[u8], out: &mut Decoded) -> Vec<u8> {
-    // The gzip trailer holds the uncompressed size mod 2^32: a good capacity hint.
-    let hint = raw
-        .last_chunk::<4>()
-        .map(|&t| u32::from_le_bytes(t) as usize)
-        .unwrap_or(0)
-        .clamp(raw.len(), raw.len().saturating_mul(40).max(1 << 16));
-    let mut text = Vec::with_capacity(hint.saturating_add(64));
-    if let Err((kind, why)) = inflate_members(raw, &mut text) {
+    let mut text = Vec::new();
+    if let Err((kind, why)) = gunzip_into(raw, &mut text) {
         out.issue(kind, None, || {
             format!("{why} after {} decompressed bytes", text.len())
         });
     }
     text
+}
+
+/// The decoder's gunzip, public for benchmarks: a whole, well-formed single-member object (what
+/// CloudTrail delivers) is inflated in one call by libdeflate; anything else (several members, a
+/// cut or corrupt stream, a size trailer that does not match) goes through the streaming
+/// [`inflate_members`], which also keeps what precedes an error. On error, `text` holds that.
+pub fn gunzip_into(raw: &[u8], text: &mut Vec<u8>) -> Result<(), (IssueKind, String)> {
+    // The gzip trailer holds the uncompressed size mod 2^32.
+    let size = raw
+        .last_chunk::<4>()
+        .map(|&t| u32::from_le_bytes(t) as usize)
+        .unwrap_or(0);
+    text.clear();
+    if size <= raw.len().saturating_mul(1032) && whole::inflate(raw, size, text) {
+        return Ok(());
+    }
+    text.clear();
+    text.reserve(size.clamp(raw.len(), raw.len().saturating_mul(40).max(1 << 16)) + 64);
+    inflate_members(raw, text)
+}
+
+/// One-shot gunzip with libdeflate.
+///
+/// libdeflate inflates a whole buffer in one call and measured 1.4x zlib-rs here on CloudTrail
+/// objects; no Rust crate matches it. The `libdeflater` wrapper wants an initialised output
+/// slice, which would mean zeroing every buffer first, so this calls `libdeflate-sys` directly
+/// and lets it write into the vector's spare capacity.
+mod whole {
+    use libdeflate_sys::*;
+
+    /// A thread's decompressor, freed with the thread.
+    struct Decompressor(*mut libdeflate_decompressor);
+
+    impl Drop for Decompressor {
+        fn drop(&mut self) {
+            // SAFETY: allocated by libdeflate_alloc_decompressor and freed once, here.
+            unsafe { libdeflate_free_decompressor(self.0) }
+        }
+    }
+
+    thread_local! {
+        static DECOMPRESSOR: Decompressor =
+            // SAFETY: no preconditions; a null result is checked before use.
+            Decompressor(unsafe { libdeflate_alloc_decompressor() });
+    }
+
+    /// Inflates `raw`, a single gzip member of `size` uncompressed bytes (followed by nothing
+    /// but zero padding), into `text`. False when it is not that; `text` is then unspecified.
+    pub(super) fn inflate(raw: &[u8], size: usize, text: &mut Vec<u8>) -> bool {
+        // One spare byte: a member that inflates to more than its trailer says fails here
+        // instead of filling the buffer exactly.
+        text.reserve(size + 1);
+        DECOMPRESSOR.with(|d| {
+            if d.0.is_null() {
+                return false;
+            }
+            let (mut used_in, mut used_out) = (0usize, 0usize);
+            // SAFETY: the input is a live slice; the output is the vector's spare capacity
+            // (at least size + 1 bytes), which libdeflate writes and never reads; used_out is
+            // the number of bytes it wrote, at most the capacity offered.
+            let result = unsafe {
+                libdeflate_gzip_decompress_ex(
+                    d.0,
+                    raw.as_ptr().cast(),
+                    raw.len(),
+                    text.as_mut_ptr().cast(),
+                    text.capacity(),
+                    &mut used_in,
+                    &mut used_out,
+                )
+            };
+            if result != libdeflate_result_LIBDEFLATE_SUCCESS || used_out != size {
+                return false;
+            }
+            // SAFETY: libdeflate initialised the first used_out bytes.
+            unsafe { text.set_len(used_out) };
+            raw[used_in..].iter().all(|&b| b == 0)
+        })
+    }
 }
 
 /// Inflates every gzip member of `raw` into `text`'s spare capacity; on error, `text` holds what
@@ -221,14 +299,14 @@ pub fn inflate_members(mut raw: &[u8], text: &mut Vec<u8>) -> Result<(), (IssueK
 }
 
 /// Decodes uncompressed JSON text.
-fn decode_json(text: &[u8], file: u32, out: &mut Decoded) {
+fn decode_json(text: &[u8], cx: &Context, out: &mut Decoded) {
     out.decompressed_bytes = text.len() as u64;
     let body = trim_start(text);
     if body.is_empty() {
         return;
     }
     if body[0] == b'{' {
-        match decode_document(body, file, out) {
+        match decode_document(body, cx, out) {
             Some(Document::Records) => return,
             Some(Document::Digest) => {
                 out.digest = true;
@@ -237,29 +315,26 @@ fn decode_json(text: &[u8], file: u32, out: &mut Decoded) {
             Some(Document::Other) => {}
             None => {
                 if let Some(array) = records_array(body) {
-                    return decode_records_tolerant(array, file, out);
+                    return decode_records_tolerant(array, cx, out);
                 }
             }
         }
     }
-    decode_lines(body, file, out);
+    decode_lines(body, cx, out);
 }
 
 /// The fast path: the whole document in one pass, each record converted as it is parsed.
 /// `None` when the document does not parse; whatever it had added to `out` is taken back, for the
 /// tolerant path to redo.
-fn decode_document(body: &[u8], file: u32, out: &mut Decoded) -> Option<Document> {
-    use serde::de::DeserializeSeed;
+fn decode_document(body: &[u8], cx: &Context, out: &mut Decoded) -> Option<Document> {
     // Validating UTF-8 once up front lets the parser borrow every string without checking it.
     let text = std::str::from_utf8(body).ok()?;
     let mark = (out.events.len(), out.issues.len(), out.issue_counts);
     let mut de = sonic_rs::Deserializer::from_str(text);
-    let parsed = DocumentSeed {
-        out: &mut *out,
-        file,
-    }
-    .deserialize(&mut de)
-    .and_then(|d| de.end().map(|()| d));
+    use serde::de::DeserializeSeed;
+    let parsed = DocumentSeed { out: &mut *out, cx }
+        .deserialize(&mut de)
+        .and_then(|d| de.end().map(|()| d));
     if parsed.is_err() {
         out.events.truncate(mark.0);
         out.issues.truncate(mark.1);
@@ -277,12 +352,12 @@ fn records_array(body: &[u8]) -> Option<&[u8]> {
 }
 
 /// Record-by-record decoding of a `[...]` array that failed the fast path.
-fn decode_records_tolerant(array: &[u8], file: u32, out: &mut Decoded) {
+fn decode_records_tolerant(array: &[u8], cx: &Context, out: &mut Decoded) {
     for (i, item) in sonic_rs::to_array_iter(array).enumerate() {
         let i = i as u32;
         match item {
-            Ok(value) => match sonic_rs::from_str::<RawRecord>(value.as_raw_str()) {
-                Ok(r) => r.push_into(file, i, out),
+            Ok(value) => match parse_record(value.as_raw_str().as_bytes(), cx) {
+                Ok(r) => r.push_into(cx.file, i, out),
                 Err(e) => out.issue(IssueKind::BadRecord, Some(i), || short(&e.to_string())),
             },
             Err(e) => {
@@ -299,7 +374,7 @@ fn decode_records_tolerant(array: &[u8], file: u32, out: &mut Decoded) {
 }
 
 /// JSON Lines: each non-blank line is one record.
-fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
+fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
     let before = (out.issues.len(), out.issue_counts);
     let mut good = 0usize;
     let mut not_json = 0usize;
@@ -324,10 +399,10 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
             }
             continue;
         }
-        match sonic_rs::from_slice::<RawRecord>(line) {
+        match parse_record(line, cx) {
             Ok(r) if r.looks_like_cloudtrail() => {
                 good += 1;
-                r.push_into(file, i, out);
+                r.push_into(cx.file, i, out);
             }
             Ok(_) => out.issue(
                 IssueKind::NotCloudTrail,
@@ -363,6 +438,15 @@ fn decode_lines(body: &[u8], file: u32, out: &mut Decoded) {
             format!("{what} ({lines} non-blank lines, none a CloudTrail record)")
         });
     }
+}
+
+/// Parses one record object that must make up all of `json`.
+fn parse_record<'a>(json: &'a [u8], cx: &Context) -> sonic_rs::Result<RawRecord<'a>> {
+    use serde::de::DeserializeSeed;
+    let mut de = sonic_rs::Deserializer::from_slice(json);
+    let r = RecordSeed(cx).deserialize(&mut de)?;
+    de.end()?;
+    Ok(r)
 }
 
 fn trim_start(mut s: &[u8]) -> &[u8] {

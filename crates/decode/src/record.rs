@@ -1,10 +1,15 @@
-//! The typed, borrowing view of a CloudTrail record and its conversion into an [`Event`].
+//! The streaming parse of CloudTrail records straight into [`Event`]s.
+//!
+//! The record visitor is written by hand rather than derived: it matches keys on their bytes,
+//! deserializes wanted strings straight into the event's compact strings, and captures the
+//! run's [`ExtraFields`] from the raw JSON of the few objects that hold them, while every other
+//! value is skipped without being built.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
-use trailhound_model::{Event, Provenance, Str, TimeError, UserIdentity, parse_rfc3339};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use sonic_rs::{JsonValueTrait, LazyValue};
+use trailhound_model::{Event, ExtraFields, Provenance, Str, TimeError, parse_rfc3339};
 
 use crate::{Decoded, IssueKind};
 
@@ -19,33 +24,139 @@ pub(crate) enum Document {
     Other,
 }
 
-/// Streams a `{"Records":[...]}` document into a [`Decoded`]: each record is converted into an
-/// event as soon as it is parsed, so no list of parsed records is ever built.
-pub(crate) struct DocumentSeed<'o> {
-    pub out: &'o mut Decoded,
-    pub file: u32,
+/// The run's extra fields, grouped by the object key each path starts with, so that a record
+/// key is compared with a handful of names, not with every path.
+#[derive(Debug, Default)]
+pub(crate) struct ExtraPlan {
+    /// `(first path segment, [(extra id, remaining segments)])`.
+    groups: Vec<(String, Vec<Capture>)>,
 }
 
-impl<'de> de::DeserializeSeed<'de> for DocumentSeed<'_> {
+/// One extra field to capture below an object key: its id and the path that remains.
+#[derive(Debug)]
+struct Capture {
+    id: u16,
+    rest: Vec<String>,
+}
+
+impl ExtraPlan {
+    /// Splits each dotted path of `extra` at its first segment.
+    pub(crate) fn new(extra: &ExtraFields) -> Self {
+        Self::from_paths(
+            extra
+                .paths()
+                .iter()
+                .enumerate()
+                .map(|(id, p)| (id as u16, p.as_str())),
+        )
+    }
+
+    fn from_paths<'a>(paths: impl Iterator<Item = (u16, &'a str)>) -> Self {
+        let mut groups: Vec<(String, Vec<Capture>)> = Vec::new();
+        for (id, path) in paths {
+            let mut segments = path.split('.').map(str::to_owned);
+            let first = segments.next().unwrap_or_default();
+            let capture = Capture {
+                id,
+                rest: segments.collect(),
+            };
+            match groups.iter_mut().find(|(k, _)| *k == first) {
+                Some((_, list)) => list.push(capture),
+                None => groups.push((first, vec![capture])),
+            }
+        }
+        Self { groups }
+    }
+
+    /// The captures below `userIdentity`, re-rooted one level down. (`userIdentity` as a whole
+    /// is not captured: its fixed fields are parsed typed, and the raw object is not kept.)
+    pub(crate) fn identity(&self) -> ExtraPlan {
+        let Some(g) = self.group("userIdentity") else {
+            return ExtraPlan::default();
+        };
+        let joined: Vec<(u16, String)> = self.groups[g]
+            .1
+            .iter()
+            .filter(|c| !c.rest.is_empty())
+            .map(|c| (c.id, c.rest.join(".")))
+            .collect();
+        Self::from_paths(joined.iter().map(|(id, p)| (*id, p.as_str())))
+    }
+
+    fn group(&self, key: &str) -> Option<usize> {
+        self.groups.iter().position(|(k, _)| k == key)
+    }
+
+    /// Captures the values that `group`'s paths select in `value` into `out`.
+    fn capture(&self, group: usize, value: &LazyValue<'_>, out: &mut Vec<(u16, Str)>) {
+        for c in &self.groups[group].1 {
+            let text = if c.rest.is_empty() {
+                lazy_text(value)
+            } else {
+                let path = c.rest.iter().map(String::as_str);
+                sonic_rs::get_from_str(value.as_raw_str(), path)
+                    .ok()
+                    .and_then(|v| lazy_text(&v))
+            };
+            if let Some(text) = text {
+                out.push((c.id, text));
+            }
+        }
+    }
+}
+
+/// A captured value as text: a string's content, the JSON text of anything else, nothing for
+/// `null`.
+fn lazy_text(v: &LazyValue<'_>) -> Option<Str> {
+    if v.is_null() {
+        return None;
+    }
+    let raw = v.as_raw_str();
+    if raw.starts_with('"') {
+        return sonic_rs::from_str::<Cow<str>>(raw)
+            .ok()
+            .map(|s| Str::from(s.as_ref()));
+    }
+    Some(Str::from(raw))
+}
+
+/// Decoding context shared by every record of a file.
+pub(crate) struct Context<'p> {
+    /// Index of the file, for provenance.
+    pub file: u32,
+    /// Extra fields below the record.
+    pub plan: &'p ExtraPlan,
+    /// Extra fields below `userIdentity`.
+    pub identity_plan: &'p ExtraPlan,
+}
+
+/// Streams a `{"Records":[...]}` document into a [`Decoded`]: each record is converted into an
+/// event as soon as it is parsed, so no list of parsed records is ever built.
+pub(crate) struct DocumentSeed<'o, 'p> {
+    pub out: &'o mut Decoded,
+    pub cx: &'o Context<'p>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
     type Value = Document;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Document, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for DocumentSeed<'_> {
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
     type Value = Document;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a CloudTrail {\"Records\":[...]} object")
     }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
         let mut doc = Document::Other;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "Records" => {
                     map.next_value_seed(RecordsSeed {
                         out: &mut *self.out,
-                        file: self.file,
+                        cx: self.cx,
                     })?;
                     doc = Document::Records;
                 }
@@ -62,19 +173,19 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
     }
 }
 
-struct RecordsSeed<'o> {
+struct RecordsSeed<'o, 'p> {
     out: &'o mut Decoded,
-    file: u32,
+    cx: &'o Context<'p>,
 }
 
-impl<'de> de::DeserializeSeed<'de> for RecordsSeed<'_> {
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordsSeed<'_> {
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of CloudTrail records")
@@ -84,72 +195,234 @@ impl<'de> Visitor<'de> for RecordsSeed<'_> {
             self.out.events.reserve(n);
         }
         let mut i = 0u32;
-        while let Some(r) = seq.next_element::<RawRecord<'de>>()? {
-            r.push_into(self.file, i, self.out);
+        while let Some(r) = seq.next_element_seed(RecordSeed(self.cx))? {
+            r.push_into(self.cx.file, i, self.out);
             i += 1;
         }
         Ok(())
     }
 }
 
-type S<'a> = Option<Cow<'a, str>>;
-
-/// The fields of a CloudTrail record that Trailhound keeps, borrowed from the input buffer.
-/// Every field is optional; unknown fields are skipped without being built.
-#[derive(Deserialize, Default)]
-pub struct RawRecord<'a> {
-    #[serde(rename = "eventTime", borrow)]
-    event_time: S<'a>,
-    #[serde(rename = "eventSource", borrow)]
-    event_source: S<'a>,
-    #[serde(rename = "eventName", borrow)]
-    event_name: S<'a>,
-    #[serde(rename = "awsRegion", borrow)]
-    aws_region: S<'a>,
-    #[serde(rename = "sourceIPAddress", borrow)]
-    source_ip: S<'a>,
-    #[serde(rename = "userAgent", borrow)]
-    user_agent: S<'a>,
-    #[serde(rename = "errorCode", borrow)]
-    error_code: S<'a>,
-    #[serde(rename = "errorMessage", borrow)]
-    error_message: S<'a>,
-    #[serde(rename = "eventID", borrow)]
-    event_id: S<'a>,
-    #[serde(rename = "readOnly", default, deserialize_with = "lenient_bool")]
-    read_only: Option<bool>,
-    #[serde(rename = "eventType", borrow)]
-    event_type: S<'a>,
-    #[serde(rename = "recipientAccountId", borrow)]
-    recipient_account_id: S<'a>,
-    #[serde(rename = "userIdentity", borrow)]
-    user_identity: Option<RawIdentity<'a>>,
+/// One parsed record: its event, filled as far as parsing goes, and what still needs checking.
+pub(crate) struct RawRecord<'a> {
+    event_time: Option<Cow<'a, str>>,
+    has_identity: bool,
+    event: Event,
 }
 
-#[derive(Deserialize, Default)]
-struct RawIdentity<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: S<'a>,
-    #[serde(rename = "principalId", borrow)]
-    principal_id: S<'a>,
-    #[serde(borrow)]
-    arn: S<'a>,
-    #[serde(rename = "accountId", borrow)]
-    account_id: S<'a>,
-    #[serde(rename = "accessKeyId", borrow)]
-    access_key_id: S<'a>,
-    #[serde(rename = "userName", borrow)]
-    user_name: S<'a>,
+/// Parses one record object (fixed fields and the context's extra fields).
+pub(crate) struct RecordSeed<'c, 'p>(pub &'c Context<'p>);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_> {
+    type Value = RawRecord<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawRecord<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
 }
 
-fn s(v: &S<'_>) -> Str {
-    v.as_deref().map(Str::from).unwrap_or_default()
+/// The record keys Trailhound reads; everything else is skipped or captured as extra.
+#[derive(Clone, Copy)]
+enum Key {
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    SourceIp,
+    UserAgent,
+    ErrorCode,
+    ErrorMessage,
+    EventId,
+    ReadOnly,
+    EventType,
+    RecipientAccountId,
+    UserIdentity,
+    /// A key that starts the path of an extra field (index into the plan's groups).
+    Extra(usize),
+    Other,
+}
+
+impl Key {
+    fn of(k: &str, plan: &ExtraPlan) -> Key {
+        // Matched on length first, then bytes, as a derived matcher would, but without building
+        // a field enum for the dozens of keys that are skipped.
+        let key = match k {
+            "eventTime" => Key::EventTime,
+            "eventSource" => Key::EventSource,
+            "eventName" => Key::EventName,
+            "awsRegion" => Key::AwsRegion,
+            "sourceIPAddress" => Key::SourceIp,
+            "userAgent" => Key::UserAgent,
+            "errorCode" => Key::ErrorCode,
+            "errorMessage" => Key::ErrorMessage,
+            "eventID" => Key::EventId,
+            "readOnly" => Key::ReadOnly,
+            "eventType" => Key::EventType,
+            "recipientAccountId" => Key::RecipientAccountId,
+            "userIdentity" => Key::UserIdentity,
+            _ => Key::Other,
+        };
+        match key {
+            Key::Other => plan.group(k).map_or(Key::Other, Key::Extra),
+            known => known,
+        }
+    }
+}
+
+/// Reads a key as a borrowed or (when it has escapes) transient string and classifies it.
+struct KeySeed<'p, F>(&'p ExtraPlan, F);
+
+impl<'de, F: Fn(&str, &ExtraPlan) -> K, K> DeserializeSeed<'de> for KeySeed<'_, F> {
+    type Value = K;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, F: Fn(&str, &ExtraPlan) -> K, K> Visitor<'de> for KeySeed<'_, F> {
+    type Value = K;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<K, E> {
+        Ok((self.1)(v, self.0))
+    }
+}
+
+/// A string field: `null` reads as absent (empty).
+fn string<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Str, A::Error> {
+    Ok(map.next_value::<Option<Str>>()?.unwrap_or_default())
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
+    type Value = RawRecord<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a CloudTrail record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRecord<'de>, A::Error> {
+        let cx = self.0;
+        let mut r = RawRecord {
+            event_time: None,
+            has_identity: false,
+            event: Event::default(),
+        };
+        let e = &mut r.event;
+        while let Some(key) = map.next_key_seed(KeySeed(cx.plan, Key::of))? {
+            match key {
+                Key::EventTime => r.event_time = map.next_value::<Option<Cow<'de, str>>>()?,
+                Key::EventSource => e.event_source = string(&mut map)?,
+                Key::EventName => e.event_name = string(&mut map)?,
+                Key::AwsRegion => e.aws_region = string(&mut map)?,
+                Key::SourceIp => e.source_ip = string(&mut map)?,
+                Key::UserAgent => e.user_agent = string(&mut map)?,
+                Key::ErrorCode => e.error_code = string(&mut map)?,
+                Key::ErrorMessage => e.error_message = string(&mut map)?,
+                Key::EventId => e.event_id = string(&mut map)?,
+                Key::ReadOnly => e.read_only = map.next_value_seed(LenientBool)?,
+                Key::EventType => e.event_type = string(&mut map)?,
+                Key::RecipientAccountId => e.recipient_account_id = string(&mut map)?,
+                Key::UserIdentity => {
+                    r.has_identity = map.next_value_seed(IdentitySeed {
+                        event: &mut *e,
+                        plan: cx.identity_plan,
+                    })?;
+                }
+                Key::Extra(g) => {
+                    let value: LazyValue<'de> = map.next_value()?;
+                    cx.plan.capture(g, &value, &mut e.extra);
+                }
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !e.extra.is_empty() {
+            e.extra.sort_unstable_by_key(|(id, _)| *id);
+        }
+        Ok(r)
+    }
+}
+
+/// The keys of `userIdentity` that the fixed schema keeps.
+#[derive(Clone, Copy)]
+enum IdentityKey {
+    Type,
+    PrincipalId,
+    Arn,
+    AccountId,
+    AccessKeyId,
+    UserName,
+    Extra(usize),
+    Other,
+}
+
+impl IdentityKey {
+    fn of(k: &str, plan: &ExtraPlan) -> IdentityKey {
+        match k {
+            "type" => IdentityKey::Type,
+            "principalId" => IdentityKey::PrincipalId,
+            "arn" => IdentityKey::Arn,
+            "accountId" => IdentityKey::AccountId,
+            "accessKeyId" => IdentityKey::AccessKeyId,
+            "userName" => IdentityKey::UserName,
+            _ => plan.group(k).map_or(IdentityKey::Other, IdentityKey::Extra),
+        }
+    }
+}
+
+/// Parses `userIdentity` into the event; `true` when it was an object (`false` for `null`).
+struct IdentitySeed<'e, 'p> {
+    event: &'e mut Event,
+    plan: &'p ExtraPlan,
+}
+
+impl<'de> DeserializeSeed<'de> for IdentitySeed<'_, '_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdentitySeed<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a userIdentity object or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let u = &mut self.event.user;
+        while let Some(key) = map.next_key_seed(KeySeed(self.plan, IdentityKey::of))? {
+            match key {
+                IdentityKey::Type => u.kind = string(&mut map)?,
+                IdentityKey::PrincipalId => u.principal_id = string(&mut map)?,
+                IdentityKey::Arn => u.arn = string(&mut map)?,
+                IdentityKey::AccountId => u.account_id = string(&mut map)?,
+                IdentityKey::AccessKeyId => u.access_key_id = string(&mut map)?,
+                IdentityKey::UserName => u.user_name = string(&mut map)?,
+                IdentityKey::Extra(g) => {
+                    let value: LazyValue<'de> = map.next_value()?;
+                    self.plan.capture(g, &value, &mut self.event.extra);
+                }
+                IdentityKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 impl RawRecord<'_> {
-    /// True when the object has the two fields every CloudTrail record has.
+    /// True when the object has one of the two fields every CloudTrail record has.
     pub(crate) fn looks_like_cloudtrail(&self) -> bool {
-        self.event_time.is_some() || self.event_name.is_some()
+        self.event_time.is_some() || !self.event.event_name.is_empty()
     }
 
     /// Validates the record and appends it to `out` as an event, or records why it cannot be.
@@ -177,72 +450,52 @@ impl RawRecord<'_> {
                 return;
             }
         };
-        let user = match &self.user_identity {
-            Some(u) => UserIdentity {
-                kind: s(&u.kind),
-                principal_id: s(&u.principal_id),
-                arn: s(&u.arn),
-                account_id: s(&u.account_id),
-                access_key_id: s(&u.access_key_id),
-                user_name: s(&u.user_name),
-            },
-            None => {
-                out.issue(
-                    IssueKind::MissingUserIdentity,
-                    Some(record),
-                    || "record has no userIdentity (kept)",
-                );
-                UserIdentity::default()
-            }
-        };
-        out.events.push(Event {
-            time,
-            event_source: s(&self.event_source),
-            event_name: s(&self.event_name),
-            aws_region: s(&self.aws_region),
-            source_ip: s(&self.source_ip),
-            user_agent: s(&self.user_agent),
-            error_code: s(&self.error_code),
-            error_message: s(&self.error_message),
-            event_id: s(&self.event_id),
-            read_only: self.read_only,
-            event_type: s(&self.event_type),
-            recipient_account_id: s(&self.recipient_account_id),
-            user,
-            country: None,
-            provenance: Provenance { file, record },
-            extra: Vec::new(),
-        });
+        if !self.has_identity {
+            out.issue(
+                IssueKind::MissingUserIdentity,
+                Some(record),
+                || "record has no userIdentity (kept)",
+            );
+        }
+        let mut event = self.event;
+        event.time = time;
+        event.provenance = Provenance { file, record };
+        out.events.push(event);
     }
 }
 
 /// `readOnly` is a boolean in current CloudTrail and a string in some old records and exports.
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<bool>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a boolean, \"true\"/\"false\" or null")
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(match v {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
-                _ => None,
-            })
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(V)
-        }
+struct LenientBool;
+
+impl<'de> DeserializeSeed<'de> for LenientBool {
+    type Value = Option<bool>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<bool>, D::Error> {
+        d.deserialize_any(self)
     }
-    d.deserialize_any(V)
+}
+
+impl<'de> Visitor<'de> for LenientBool {
+    type Value = Option<bool>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a boolean, \"true\"/\"false\" or null")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(match v {
+            "true" | "True" | "TRUE" => Some(true),
+            "false" | "False" | "FALSE" => Some(false),
+            _ => None,
+        })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(LenientBool)
+    }
 }

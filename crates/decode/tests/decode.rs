@@ -277,3 +277,110 @@ fn a_gzip_bomb_of_bad_records_is_counted_not_stored() {
     assert_eq!(kinds(&d), vec![(IssueKind::NotCloudTrail, None)]);
     assert_eq!(d.issue_count(), 1);
 }
+
+#[test]
+fn whole_and_streaming_gunzip_agree() {
+    use trailhound_decode::{gunzip_into, inflate_members};
+    let text = records_file(300);
+    let mut padded = gz(text.as_bytes());
+    padded.extend([0u8; 512]);
+    for raw in [gz(text.as_bytes()), padded] {
+        let (mut whole, mut streamed) = (Vec::new(), Vec::new());
+        gunzip_into(&raw, &mut whole).unwrap();
+        inflate_members(&raw, &mut streamed).unwrap();
+        assert_eq!(whole, text.as_bytes());
+        assert_eq!(streamed, text.as_bytes());
+    }
+    // Two members that both hold records: the one-shot path must hand over to the streaming one.
+    let lines: Vec<String> = (0..4).map(record).collect();
+    let mut two = gz((lines[..2].join("\n") + "\n").as_bytes());
+    two.extend(gz(lines[2..].join("\n").as_bytes()));
+    let d = decode(&two, 0);
+    assert_eq!(d.events.len(), 4);
+    assert!(d.issues.is_empty(), "{:?}", d.issues);
+    // A size trailer that lies is caught, and the data before the check is still decoded.
+    let mut lying = gz(records_file(3).as_bytes());
+    let n = lying.len();
+    lying[n - 4] ^= 1;
+    let d = decode(&lying, 0);
+    assert_eq!(d.events.len(), 3);
+    assert_eq!(kinds(&d), vec![(IssueKind::CorruptGzip, None)]);
+}
+
+/// A record with the kinds of paths Sigma rules reference beyond the fixed schema.
+fn sigma_record(i: usize) -> String {
+    record(i).replace(
+        r#""requestParameters":{"maxItems":100,"nested":{"a":[1,2,{"b":"c"}]}}"#,
+        r#""requestParameters":{"attribute":"userData","maxItems":100,"policy":"{\"Effect\":\"Allow\"}","nested":{"a":[1,2,{"b":"c"}]},"gone":null},"additionalEventData":{"MFAUsed":"No"}"#,
+    )
+    .replace(
+        r#""userName":"u"#,
+        r#""sessionContext":{"sessionIssuer":{"type":"Role"}},"userName":"u"#,
+    )
+}
+
+#[test]
+fn extra_fields_are_captured_in_every_format() {
+    use trailhound_decode::decode_with;
+    use trailhound_model::ExtraFields;
+    let extra = ExtraFields::new([
+        "requestParameters.attribute",
+        "additionalEventData.MFAUsed",
+        "requestParameters.maxItems",
+        "requestParameters.nested",
+        "requestParameters.gone",
+        "requestParameters.policy",
+        "requestParameters.absent",
+        "userIdentity.sessionContext.sessionIssuer.type",
+        "eventName", // fixed: not captured again
+        "responseElements",
+    ]);
+    assert_eq!(extra.paths().len(), 9);
+    let lines: Vec<String> = (0..3).map(sigma_record).collect();
+    let document = format!(r#"{{"Records":[{}]}}"#, lines.join(","));
+    // The tolerant path: the same document with one broken record after the good ones.
+    let tolerant = format!(r#"{{"Records":[{},{{"eventTime":1}}]}}"#, lines.join(","));
+    let jsonl = lines.join("\n");
+    for (what, text) in [
+        ("document", document),
+        ("tolerant", tolerant),
+        ("lines", jsonl),
+    ] {
+        let d = decode_with(text.as_bytes(), 0, &extra);
+        assert_eq!(d.events.len(), 3, "{what}");
+        let e = &d.events[1];
+        let got = |path: &str| e.extra_field(extra.id(path).unwrap());
+        assert_eq!(
+            got("requestParameters.attribute"),
+            Some("userData"),
+            "{what}"
+        );
+        assert_eq!(got("additionalEventData.MFAUsed"), Some("No"), "{what}");
+        assert_eq!(got("requestParameters.maxItems"), Some("100"), "{what}");
+        assert_eq!(
+            got("requestParameters.nested"),
+            Some(r#"{"a":[1,2,{"b":"c"}]}"#),
+            "{what}"
+        );
+        assert_eq!(got("requestParameters.gone"), None, "{what}");
+        assert_eq!(
+            got("requestParameters.policy"),
+            Some(r#"{"Effect":"Allow"}"#),
+            "{what}"
+        );
+        assert_eq!(got("requestParameters.absent"), None, "{what}");
+        assert_eq!(
+            got("userIdentity.sessionContext.sessionIssuer.type"),
+            Some("Role"),
+            "{what}"
+        );
+        assert_eq!(got("responseElements"), None, "{what}");
+        assert!(e.extra.windows(2).all(|w| w[0].0 < w[1].0), "{what}");
+        // The fixed schema is unaffected.
+        assert_eq!(e.user.user_name, "u1", "{what}");
+        assert_eq!(e.event_name, "ListUsers", "{what}");
+    }
+    // Without extra fields nothing is captured.
+    let d = decode(sigma_record(0).as_bytes(), 0);
+    assert!(d.events[0].extra.is_empty());
+}
