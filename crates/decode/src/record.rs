@@ -87,20 +87,53 @@ impl ExtraPlan {
         self.groups.iter().position(|(k, _)| k == key)
     }
 
-    /// Captures the values that `group`'s paths select in `value` into `out`.
+    /// Captures the values that `group`'s paths select in `value` into `out`, in one pass over
+    /// each object level (keys compared, values not wanted skipped without being built).
     fn capture(&self, group: usize, value: &LazyValue<'_>, out: &mut Vec<(u16, Str)>) {
+        let mut below: Vec<(&[String], u16)> = Vec::new();
         for c in &self.groups[group].1 {
-            let text = if c.rest.is_empty() {
-                lazy_text(value)
+            if c.rest.is_empty() {
+                if let Some(text) = lazy_text(value) {
+                    out.push((c.id, text));
+                }
             } else {
-                let path = c.rest.iter().map(String::as_str);
-                sonic_rs::get_from_str(value.as_raw_str(), path)
-                    .ok()
-                    .and_then(|v| lazy_text(&v))
-            };
-            if let Some(text) = text {
-                out.push((c.id, text));
+                below.push((&c.rest, c.id));
             }
+        }
+        if !below.is_empty() {
+            capture_below(value.as_raw_str(), &below, out);
+        }
+    }
+}
+
+/// Walks the object `raw` for the remaining `paths`: a path's value when it ends at a key of this
+/// object, a deeper walk when it goes on. A path through anything but an object selects nothing.
+fn capture_below(raw: &str, paths: &[(&[String], u16)], out: &mut Vec<(u16, Str)>) {
+    if !raw.starts_with('{') {
+        return;
+    }
+    let mut left = paths.len();
+    for item in sonic_rs::to_object_iter(raw) {
+        let Ok((key, value)) = item else { return };
+        let mut deeper: Vec<(&[String], u16)> = Vec::new();
+        for &(path, id) in paths {
+            if path[0] != key.as_ref() {
+                continue;
+            }
+            left -= 1;
+            if path.len() == 1 {
+                if let Some(text) = lazy_text(&value) {
+                    out.push((id, text));
+                }
+            } else {
+                deeper.push((&path[1..], id));
+            }
+        }
+        if !deeper.is_empty() {
+            capture_below(value.as_raw_str(), &deeper, out);
+        }
+        if left == 0 {
+            return;
         }
     }
 }
