@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
 use trailhound_detect::{Severity, Span};
 use trailhound_model::{Timestamp, format_rfc3339, parse_rfc3339};
-use trailhound_store::{AlertFilter, AlertStore, SqliteStore, Status, StatusChange, StoredAlert};
+use trailhound_store::{AlertFilter, AlertStore, Status, StatusChange, StoredAlert};
 
 use crate::output::Format;
 
@@ -20,9 +20,10 @@ use crate::output::Format;
 pub struct AlertsArgs {
     #[command(subcommand)]
     command: AlertsCommand,
-    /// The alert store. Default: $TRAILHOUND_STORE, else $XDG_DATA_HOME/trailhound/alerts.db,
-    /// else ~/.local/share/trailhound/alerts.db.
-    #[arg(long, value_name = "FILE.db", global = true)]
+    /// The alert store: an SQLite file, or a PostgreSQL URL
+    /// (postgres://USER@HOST:PORT/DB[?schema=NAME]). Default: $TRAILHOUND_STORE, else
+    /// $XDG_DATA_HOME/trailhound/alerts.db, else ~/.local/share/trailhound/alerts.db.
+    #[arg(long, value_name = "FILE.db|URL", global = true)]
     store: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table", global = true)]
@@ -89,7 +90,8 @@ struct ChangeArgs {
     by: Option<String>,
 }
 
-/// The store file: `--store`, else the default ([`trailhound_store::default_path`]).
+/// The store: `--store` (a file or a PostgreSQL URL), else the default file
+/// ([`trailhound_store::default_path`]; `$TRAILHOUND_STORE` may be a URL too).
 pub fn store_path(given: Option<&PathBuf>) -> Result<PathBuf> {
     match given {
         Some(p) => Ok(p.clone()),
@@ -101,9 +103,13 @@ pub fn store_path(given: Option<&PathBuf>) -> Result<PathBuf> {
 
 /// Runs `alerts`.
 pub fn run(args: AlertsArgs) -> Result<()> {
-    let path = store_path(args.store.as_ref())?;
-    let mut store = SqliteStore::open_existing(&path)
-        .with_context(|| format!("opening the alert store {}", path.display()))?;
+    let spec = store_path(args.store.as_ref())?;
+    let mut store = trailhound_store::open_existing_store(&spec).with_context(|| {
+        format!(
+            "opening the alert store {}",
+            trailhound_store::describe_store(&spec)
+        )
+    })?;
     let mut out = std::io::stdout().lock();
     match args.command {
         AlertsCommand::List(l) => {
@@ -143,17 +149,17 @@ pub fn run(args: AlertsArgs) -> Result<()> {
             }
         }
         AlertsCommand::Ack(c) => {
-            change(&mut store, &mut out, args.format, c, Status::Acknowledged)?
+            change(&mut *store, &mut out, args.format, c, Status::Acknowledged)?
         }
-        AlertsCommand::Close(c) => change(&mut store, &mut out, args.format, c, Status::Closed)?,
-        AlertsCommand::Reopen(c) => change(&mut store, &mut out, args.format, c, Status::Open)?,
+        AlertsCommand::Close(c) => change(&mut *store, &mut out, args.format, c, Status::Closed)?,
+        AlertsCommand::Reopen(c) => change(&mut *store, &mut out, args.format, c, Status::Open)?,
     }
     out.flush()?;
     Ok(())
 }
 
 fn change(
-    store: &mut SqliteStore,
+    store: &mut dyn AlertStore,
     out: &mut dyn Write,
     format: Format,
     c: ChangeArgs,

@@ -14,12 +14,13 @@
 //! lists every parameter with its default.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 use trailhound_detect::allow::{AllowList, AllowListConfig};
-use trailhound_detect::{ConfigError, Detector, build_detectors, correlation};
+use trailhound_detect::{ConfigError, Detector, Span, build_detectors, correlation};
+use trailhound_sigma::{Level, RuleSet};
 
 /// The parsed configuration file.
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +32,9 @@ pub struct Config {
     /// Parameters per rule id.
     #[serde(default)]
     pub rules: BTreeMap<String, toml::Table>,
+    /// Sigma rules.
+    #[serde(default)]
+    pub sigma: SigmaConfig,
     #[serde(skip)]
     text: String,
     #[serde(skip)]
@@ -144,6 +148,89 @@ impl Config {
     }
 }
 
+/// `[sigma]`: Sigma rules as a further alert source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    /// Run Sigma rules at all.
+    pub enabled: bool,
+    /// Load the shipped SigmaHQ CloudTrail rules (`rules/sigma/aws/cloudtrail/`, built in).
+    pub builtin: bool,
+    /// Further folders of Sigma rules (`.yml`/`.yaml`, read recursively); relative paths are
+    /// relative to the configuration file.
+    pub folders: Vec<PathBuf>,
+    /// Rules below this level are not loaded: informational, low, medium, high or critical.
+    pub min_level: String,
+    /// One alert per rule, subject and this UTC-aligned time bucket.
+    pub bucket: Span,
+}
+
+impl Default for SigmaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            builtin: true,
+            folders: Vec::new(),
+            min_level: "informational".to_owned(),
+            bucket: Span::hours(1),
+        }
+    }
+}
+
+impl Config {
+    /// The `[sigma]` folders, relative ones resolved against the configuration file's folder.
+    pub fn sigma_folders(&self) -> Vec<PathBuf> {
+        let base = Path::new(&self.origin).parent();
+        self.sigma
+            .folders
+            .iter()
+            .map(|f| match base {
+                // `components` drops `.` segments: `dir/./rule.yml` would read oddly in messages.
+                Some(b) if f.is_relative() && !self.origin.is_empty() => {
+                    b.join(f).components().collect()
+                }
+                _ => f.clone(),
+            })
+            .collect()
+    }
+
+    /// The Sigma rules to run (`None` when `[sigma] enabled = false`): the loaded rules of at
+    /// least `min_level`, and the files that were refused.
+    pub fn sigma_rules(&self) -> Result<Option<RuleSet>> {
+        if !self.sigma.enabled {
+            return Ok(None);
+        }
+        let min = Level::parse(&self.sigma.min_level).ok_or_else(|| {
+            self.error_at(
+                self.line_in_table("sigma", "min_level"),
+                format!(
+                    "[sigma] min_level {:?} is not informational, low, medium, high or critical",
+                    self.sigma.min_level
+                ),
+            )
+        })?;
+        let mut set = RuleSet::load(self.sigma.builtin, &self.sigma_folders());
+        set.retain_min_level(min);
+        Ok(Some(set))
+    }
+
+    /// The line of `key = ...` inside `[table]`.
+    fn line_in_table(&self, table: &str, key: &str) -> Option<usize> {
+        let start = self.line_of(&format!("[{table}]"))?;
+        self.text
+            .lines()
+            .enumerate()
+            .skip(start)
+            .take_while(|(_, l)| !l.trim_start().starts_with('['))
+            .find(|(_, l)| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|r| r.trim_start().starts_with('='))
+            })
+            .map(|(i, _)| i + 1)
+    }
+}
+
 /// The field name in serde's "unknown field `x`" message.
 fn unknown_field(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
@@ -174,6 +261,38 @@ mod tests {
             correlation::Params::default()
         );
         assert!(c.rules.contains_key(correlation::RULE_ID));
+        let sigma = c.sigma_rules().unwrap().unwrap();
+        assert!(sigma.errors.is_empty(), "{:?}", sigma.errors);
+        assert_eq!(sigma.rules.len(), trailhound_sigma::load::BUILTIN.len());
+    }
+
+    #[test]
+    fn sigma_section() {
+        let c = Config::parse("[sigma]\nenabled = false\n", "t.toml").unwrap();
+        assert!(c.sigma_rules().unwrap().is_none());
+        let c = Config::parse("[sigma]\nmin_level = \"high\"\n", "t.toml").unwrap();
+        let set = c.sigma_rules().unwrap().unwrap();
+        assert!(set.rules.iter().all(|r| r.level >= Level::High));
+        assert!(!set.rules.is_empty());
+        let e = Config::parse("[sigma]\nmin_level = \"loud\"\n", "t.toml")
+            .unwrap()
+            .sigma_rules()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("loud"), "{e}");
+        let e = Config::parse("[sigma]\nfolder = []\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        let c = Config::parse(
+            "[sigma]\nfolders = [\"mine\", \"/abs\"]\n",
+            "/etc/th/t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sigma_folders(),
+            [PathBuf::from("/etc/th/mine"), PathBuf::from("/abs")]
+        );
     }
 
     #[test]

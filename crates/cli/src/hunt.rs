@@ -12,8 +12,9 @@ use trailhound_detect::Alert;
 use trailhound_detect::correlation;
 use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
+use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
 use trailhound_source::{Message, ReadOptions, discover, read};
-use trailhound_store::{AlertStore, Outcome, SqliteStore, Status};
+use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
 use crate::output::{Format, write_jsonl, write_table};
@@ -51,9 +52,10 @@ pub struct HuntArgs {
     #[arg(long)]
     no_progress: bool,
     /// The alert store to write alerts to (and read open alerts from, for the correlation rule
-    /// D5). Default: $TRAILHOUND_STORE, else $XDG_DATA_HOME/trailhound/alerts.db, else
+    /// D5): an SQLite file, or a PostgreSQL URL (postgres://USER@HOST:PORT/DB[?schema=NAME]).
+    /// Default: $TRAILHOUND_STORE, else $XDG_DATA_HOME/trailhound/alerts.db, else
     /// ~/.local/share/trailhound/alerts.db.
-    #[arg(long, value_name = "FILE.db")]
+    #[arg(long, value_name = "FILE.db|URL")]
     store: Option<PathBuf>,
     /// Use no alert store: every alert is reported as open, and D5 correlates only this run's
     /// alerts.
@@ -62,6 +64,9 @@ pub struct HuntArgs {
     /// Read, decode, order and enrich only; run no detection (to measure the input side).
     #[arg(long)]
     decode_only: bool,
+    /// Run no Sigma rule (as `[sigma] enabled = false`).
+    #[arg(long)]
+    no_sigma: bool,
 }
 
 /// Runs `hunt`.
@@ -73,10 +78,10 @@ pub fn run(args: HuntArgs) -> Result<()> {
     };
     let d5_params = config.correlation_params()?;
     let allow = config.allow_list()?;
-    let mut detectors = if args.decode_only {
-        Vec::new()
+    let (mut detectors, extra) = if args.decode_only {
+        (Vec::new(), std::sync::Arc::default())
     } else {
-        config.detectors()?
+        detection(&config, args.no_sigma)?
     };
     if let Some(cutoff) = &args.cutoff {
         let t = trailhound_model::parse_rfc3339(cutoff)
@@ -93,11 +98,13 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let mut store = if args.no_store {
         None
     } else {
-        let path = crate::alerts_cmd::store_path(args.store.as_ref())?;
-        Some(
-            SqliteStore::open(&path)
-                .with_context(|| format!("opening the alert store {}", path.display()))?,
-        )
+        let spec = crate::alerts_cmd::store_path(args.store.as_ref())?;
+        Some(trailhound_store::open_store(&spec).with_context(|| {
+            format!(
+                "opening the alert store {}",
+                trailhound_store::describe_store(&spec)
+            )
+        })?)
     };
     let geo = match &args.geoip {
         Some(p) => GeoIp::open(p)?,
@@ -135,7 +142,11 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let mut activity =
         (args.format == Format::Html && !args.decode_only).then(ActivityCollector::new);
 
-    for message in read(found.files, ReadOptions::default()) {
+    let options = ReadOptions {
+        extra,
+        ..ReadOptions::default()
+    };
+    for message in read(found.files, options) {
         match message {
             Message::File(report) => {
                 let name = &names[report.file as usize];
@@ -184,7 +195,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
     }
     let (mut alerts, store_summary) = match &mut store {
         Some(store) => {
-            let (alerts, line) = store_and_correlate(store, alerts, &d5_params)?;
+            let (alerts, line) = store_and_correlate(&mut **store, alerts, &d5_params)?;
             (alerts, Some(line))
         }
         None => {
@@ -196,12 +207,16 @@ pub fn run(args: HuntArgs) -> Result<()> {
             )
         }
     };
-    // Registered rules in their order, then the higher-order rule.
+    // Registered rules in their order, then Sigma rules, then the higher-order rule.
     let order = |id: &str| {
-        trailhound_detect::rules()
-            .iter()
-            .position(|r| r.id == id)
-            .unwrap_or(usize::MAX)
+        let rules = trailhound_detect::rules();
+        rules.iter().position(|r| r.id == id).unwrap_or(
+            if id.starts_with(trailhound_sigma::RULE_ID_PREFIX) {
+                rules.len()
+            } else {
+                usize::MAX
+            },
+        )
     };
     alerts.sort_by(|(a, _), (b, _)| {
         (a.time, order(&a.rule_id), &a.access_key_id, &a.id).cmp(&(
@@ -249,11 +264,11 @@ type Reported = Vec<(Alert, String)>;
 /// that involve at least one of them (D5 alerts made only of older alerts were reported by the
 /// run that stored those) — and a summary line.
 fn store_and_correlate(
-    store: &mut SqliteStore,
+    store: &mut dyn AlertStore,
     alerts: Vec<Alert>,
     params: &correlation::Params,
 ) -> Result<(Reported, String)> {
-    let path = store.path().display().to_string();
+    let path = store.location();
     let events = store
         .upsert_alerts(&alerts)
         .with_context(|| format!("writing alerts to {path}"))?;
@@ -296,7 +311,7 @@ fn store_and_correlate(
 }
 
 /// True when a D5 alert lists one of `ids` as a first-seen alert or a sibling.
-fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
+pub(crate) fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
     ["first_seen_alerts", "siblings"].iter().any(|k| {
         d5.details[*k].as_array().is_some_and(|v| {
             v.iter()
@@ -348,4 +363,37 @@ fn progress_bar(total_bytes: u64, disabled: bool) -> ProgressBar {
         .expect("valid template"),
     );
     bar
+}
+
+/// The configured event detectors and the extra record fields they need from the decoder.
+pub(crate) type Detection = (
+    Vec<Box<dyn trailhound_detect::Detector>>,
+    std::sync::Arc<trailhound_model::ExtraFields>,
+);
+
+/// The configured event detectors, Sigma rules included unless `no_sigma`, and the extra record
+/// fields the Sigma rules need from the decoder. Refused Sigma rule files are reported and left
+/// out.
+pub(crate) fn detection(config: &Config, no_sigma: bool) -> Result<Detection> {
+    let mut detectors = config.detectors()?;
+    let mut extra = std::sync::Arc::default();
+    if let Some(set) = (!no_sigma)
+        .then(|| config.sigma_rules())
+        .transpose()?
+        .flatten()
+    {
+        for e in &set.errors {
+            eprintln!("trailhound: sigma rule refused: {e}");
+        }
+        let engine = std::sync::Arc::new(SigmaEngine::new(set.rules));
+        extra = engine.extra_fields();
+        detectors.push(Box::new(SigmaDetector::new(
+            engine,
+            DetectorOptions {
+                bucket: config.sigma.bucket,
+                ..DetectorOptions::default()
+            },
+        )));
+    }
+    Ok((detectors, extra))
 }

@@ -15,7 +15,11 @@ mod config;
 mod generate;
 mod hunt;
 mod output;
+mod rules_cmd;
+mod serve;
 mod stats;
+mod watch;
+mod webhook;
 
 /// Finds compromised AWS access keys in CloudTrail logs.
 #[derive(Parser)]
@@ -33,6 +37,12 @@ enum Command {
     Alerts(alerts_cmd::AlertsArgs),
     /// Write deterministic synthetic CloudTrail (S3 layout) with planted attacks and a manifest.
     Generate(generate::GenerateArgs),
+    /// Follow folders as CloudTrail delivers files: detect, store, notify; resumable after a crash.
+    Watch(watch::WatchArgs),
+    /// List and lint the Sigma rules (shipped SigmaHQ CloudTrail rules and your folders).
+    Rules(rules_cmd::RulesArgs),
+    /// Serve the web UI and JSON API over the alert store (127.0.0.1:8080 by default).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +51,12 @@ fn main() -> ExitCode {
         Command::Hunt(args) => hunt::run(args),
         Command::Alerts(args) => alerts_cmd::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Watch(args) => watch::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Rules(args) => match rules_cmd::run(args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,9 +156,18 @@ fn jsonl(bytes: &[u8]) -> Vec<Value> {
         .collect()
 }
 
+/// A hunt with the built-in rules only (`--no-sigma`): these tests are about the store and D5's
+/// lifecycle over a known set of alerts; crates/cli/tests/sigma.rs covers Sigma alerts.
 fn hunt(data: &Data, store: &Path, paths: &[PathBuf], extra: &[&str]) -> Run {
     let out = trailhound(data)
-        .args(["hunt", "--format", "jsonl", "--no-progress", "--store"])
+        .args([
+            "hunt",
+            "--no-sigma",
+            "--format",
+            "jsonl",
+            "--no-progress",
+            "--store",
+        ])
         .arg(store)
         .args(extra)
         .args(paths)
@@ -447,7 +456,14 @@ fn d5_groups_by_source_ip_as_an_option() {
 fn no_store_reports_open_alerts_and_writes_nothing() {
     let d = data();
     let out = trailhound(&d)
-        .args(["hunt", "--format", "jsonl", "--no-progress", "--no-store"])
+        .args([
+            "hunt",
+            "--no-sigma",
+            "--format",
+            "jsonl",
+            "--no-progress",
+            "--no-store",
+        ])
         .arg(d.a())
         .arg(d.b())
         .output()

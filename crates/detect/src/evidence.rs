@@ -82,6 +82,23 @@ impl Evidence {
     }
 }
 
+impl Evidence {
+    /// Writes the evidence into `alert` (first and last seen, the distinct values, the event ids
+    /// and the count), for alerts of rules that are loaded at run time rather than registered as
+    /// a [`RuleInfo`] (Sigma rules). Times fall back to `alert.time` when no event was added.
+    pub fn write_to(self, alert: &mut Alert) {
+        let vec = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
+        alert.first_seen = self.first_seen.unwrap_or(alert.time);
+        alert.last_seen = self.last_seen.unwrap_or(alert.time);
+        alert.source_ips = vec(self.source_ips);
+        alert.countries = vec(self.countries);
+        alert.user_agents = vec(self.user_agents);
+        alert.event_names = vec(self.event_names);
+        alert.event_ids = vec(self.event_ids);
+        alert.count = self.count;
+    }
+}
+
 fn insert_nonempty(set: &mut BTreeSet<String>, value: &str) {
     if !value.is_empty() && !set.contains(value) {
         set.insert(value.to_owned());

@@ -56,6 +56,26 @@ pub(crate) fn alert_anchor(id: &str) -> String {
     format!("a-{clean}")
 }
 
+/// Where alert markers and lists of related alerts link to.
+#[derive(Clone, Copy)]
+pub enum Links<'a> {
+    /// In-page anchors (`#a-<id>`), as in the self-contained report.
+    InPage,
+    /// One page per alert: the function turns an alert id into its URL (escaped by the caller of
+    /// the function, here).
+    Pages(&'a (dyn Fn(&str) -> String + Sync)),
+}
+
+impl Links<'_> {
+    /// The link of an alert, not yet escaped for HTML.
+    pub(crate) fn alert_href(&self, id: &str) -> String {
+        match self {
+            Links::InPage => format!("#{}", alert_anchor(id)),
+            Links::Pages(f) => f(id),
+        }
+    }
+}
+
 /// One access key's alerts and activity, as the report shows them.
 pub(crate) struct KeyGroup<'a> {
     /// Position of the key's section (anchors `key-N`).
@@ -66,6 +86,11 @@ pub(crate) struct KeyGroup<'a> {
     pub alerts: Vec<&'a (Alert, String)>,
     /// The key's activity, when collected.
     pub activity: Option<&'a KeyActivity>,
+    /// Where alert markers link to.
+    pub links: Links<'a>,
+    /// An alert whose window the charts magnify and whose marker stands out (the alert page of
+    /// a web UI); `None`: the stretch of highest risk ([`focus_of`]).
+    pub focus_alert: Option<&'a str>,
 }
 
 impl KeyGroup<'_> {
@@ -92,9 +117,16 @@ impl KeyGroup<'_> {
         (lo - pad, hi + pad)
     }
 
-    /// The window the key's charts magnify (see [`focus_of`]).
+    /// The window the key's charts magnify (see [`focus_of`]): around the focus alert when there
+    /// is one, else the stretch of highest risk.
     pub fn focus(&self) -> Option<(Timestamp, Timestamp)> {
-        focus_of(self.alerts.iter().map(|(a, _)| a))
+        let chosen = self
+            .focus_alert
+            .and_then(|id| self.alerts.iter().find(|(a, _)| a.id == id));
+        match chosen {
+            Some((a, _)) => focus_of(std::iter::once(a)),
+            None => focus_of(self.alerts.iter().map(|(a, _)| a)),
+        }
     }
 
     /// The time scale of the key's charts: its range, with its focus magnified.
@@ -743,16 +775,21 @@ pub(crate) fn alert_chart(
     for (a, status) in &g.alerts {
         let (x, y) = pos[a.id.as_str()];
         let (_, _, shape) = rule_style(&a.rule_id);
+        let current = if g.focus_alert == Some(a.id.as_str()) {
+            " current"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
-            r##"<a href="#{}">{}</a>"##,
-            alert_anchor(&a.id),
+            r#"<a href="{}">{}</a>"#,
+            Esc(&g.links.alert_href(&a.id)),
             marker(
                 shape,
                 x,
                 y,
                 6.5,
-                &format!("marker sev-{}", a.severity.as_str()),
+                &format!("marker sev-{}{current}", a.severity.as_str()),
                 &alert_title(a, status, false)
             )
         );

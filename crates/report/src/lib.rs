@@ -9,6 +9,10 @@
 //!   outliers, countries and source IPs over time, the alert timeline with correlations) and the
 //!   alerts with their evidence.
 //!
+//! [`parts`] offers the same charts, evidence and badges one key or alert at a time, for other
+//! front ends (the web UI), and [`activity_from_alerts`] rebuilds a key's activity from its stored
+//! alerts when the events are not at hand.
+//!
 //! The document loads nothing: CSS and the SVG charts are inline, the charts need no
 //! JavaScript, and a small inline script (copy buttons, expand all, open everything for print)
 //! is optional. A Content-Security-Policy allows exactly that style and script (by hash) and
@@ -26,6 +30,8 @@ use trailhound_model::{HOUR, Timestamp};
 pub mod activity;
 mod charts;
 pub mod escape;
+mod from_alerts;
+pub mod parts;
 mod render;
 mod svg;
 
@@ -34,6 +40,7 @@ pub use activity::{
     UNAUTHORIZED_ERROR_CODES,
 };
 pub use escape::{Esc, escape, escape_into};
+pub use from_alerts::activity_from_alerts;
 
 /// Everything a report shows.
 #[derive(Debug, Clone)]

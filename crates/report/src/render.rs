@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use trailhound_detect::{Alert, Severity};
 
 use crate::charts::{
-    KeyGroup, MAX_OVERVIEW_KEYS, alert_anchor, alert_chart, geo_chart, overview_timeline,
+    KeyGroup, Links, MAX_OVERVIEW_KEYS, alert_anchor, alert_chart, geo_chart, overview_timeline,
     rule_order, rule_style, sibling_map, unauthorized_chart,
 };
 use crate::escape::{Esc, escape_into};
@@ -80,11 +80,11 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     )
 }
 
-fn sev_badge(out: &mut String, s: Severity) {
+pub(crate) fn sev_badge(out: &mut String, s: Severity) {
     let _ = write!(out, r#"<span class="badge sev-{0}">{0}</span>"#, s.as_str());
 }
 
-fn status_badge(out: &mut String, status: &str) {
+pub(crate) fn status_badge(out: &mut String, status: &str) {
     let class = match status {
         "open" => "open",
         "acknowledged" => "ack",
@@ -132,7 +132,7 @@ fn mitre_name(id: &str) -> Option<&'static str> {
     })
 }
 
-fn mitre_chip(out: &mut String, id: &str) {
+pub(crate) fn mitre_chip(out: &mut String, id: &str) {
     let name = mitre_name(id).map(|n| format!(" {n}")).unwrap_or_default();
     match mitre_url(id) {
         Some(url) => {
@@ -152,7 +152,7 @@ fn mitre_chip(out: &mut String, id: &str) {
 
 /// True when every character of a remediation command is one an AWS CLI command built from a
 /// real key id and IAM user name can hold (IAM names allow `+=,.@_-`).
-fn shell_safe(cmd: &str) -> bool {
+pub(crate) fn shell_safe(cmd: &str) -> bool {
     cmd.chars()
         .all(|c| c.is_ascii_alphanumeric() || " +=,.@_-/:".contains(c))
 }
@@ -182,6 +182,8 @@ fn group(input: &ReportInput) -> Vec<KeyGroup<'_>> {
                 key,
                 alerts,
                 activity: input.activity.get(key),
+                links: Links::InPage,
+                focus_alert: None,
             }
         })
         .collect();
@@ -530,7 +532,7 @@ fn overview(out: &mut String, input: &ReportInput, groups: &[KeyGroup]) {
 }
 
 /// A small inline SVG of a rule's marker shape in a severity colour.
-fn shape_icon(out: &mut String, shape: Shape, sev: Severity) {
+pub(crate) fn shape_icon(out: &mut String, shape: Shape, sev: Severity) {
     let _ = write!(
         out,
         r#"<svg class="icon" viewBox="0 0 16 16" aria-hidden="true">"#
@@ -552,7 +554,7 @@ fn shape_icon(out: &mut String, shape: Shape, sev: Severity) {
 }
 
 /// Legend of the alert timelines: the shapes of the rules present and the severity colours.
-fn legend(out: &mut String, alerts: &[(Alert, String)], extra: &str) {
+pub(crate) fn legend(out: &mut String, alerts: &[(Alert, String)], extra: &str) {
     let mut rules: Vec<&str> = alerts.iter().map(|(a, _)| a.rule_id.as_str()).collect();
     rules.sort_by_key(|r| (rule_order(r), *r));
     rules.dedup();
@@ -668,20 +670,7 @@ fn key_section(
         computed = trailhound_detect::remediation(g.key, arns.first().map_or("", String::as_str));
         remedies.push(&computed);
     }
-    out.push_str(r#"<div class="remedy"><div class="remedy-label">Contain: deactivate the key, then rotate it and review what it did</div>"#);
-    for (i, r) in remedies.iter().enumerate() {
-        let _ = write!(
-            out,
-            r#"<div class="cmd"><pre><code id="rem-{}-{i}">{}</code></pre><button type="button" class="copy" data-copy="rem-{}-{i}" hidden>Copy</button></div>"#,
-            g.index,
-            Esc(r),
-            g.index
-        );
-        if !shell_safe(r) {
-            out.push_str(r#"<p class="warn">This command holds characters that AWS key ids and IAM user names cannot contain: the log may be forged. Check it before running it.</p>"#);
-        }
-    }
-    out.push_str("</div>");
+    remedy(out, &g.index.to_string(), &remedies);
     // MITRE.
     let mut mitre: Vec<&str> = g
         .alerts
@@ -697,7 +686,46 @@ fn key_section(
         }
         out.push_str("</div>");
     }
-    // Charts on a shared time axis.
+    charts_block(out, g, siblings, None);
+    // Alerts table.
+    let _ = write!(
+        out,
+        r#"<details class="alerts" open><summary>Alerts ({})</summary><div class="table-wrap"><table class="alerts-table"><colgroup><col class="c-time"><col><col class="c-sev"><col class="c-status"><col class="c-count"><col class="c-from"></colgroup><thead><tr><th>Time (UTC)</th><th>Rule and why</th><th>Severity</th><th>Status</th><th class="num">Events</th><th>From</th></tr></thead><tbody>"#,
+        g.alerts.len()
+    );
+    for (a, status) in &g.alerts {
+        alert_rows(out, a, status, siblings, by_id);
+    }
+    out.push_str("</tbody></table></div></details></section>");
+}
+
+/// The remediation box: each command with a copy button (ids `rem-<id>-<i>`), and a warning
+/// under a command that holds characters a real key id or IAM user name cannot.
+pub(crate) fn remedy(out: &mut String, id: &str, commands: &[&str]) {
+    out.push_str(r#"<div class="remedy"><div class="remedy-label">Contain: deactivate the key, then rotate it and review what it did</div>"#);
+    for (i, r) in commands.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<div class="cmd"><pre><code id="rem-{0}-{i}">{1}</code></pre><button type="button" class="copy" data-copy="rem-{0}-{i}" hidden>Copy</button></div>"#,
+            Esc(id),
+            Esc(r),
+        );
+        if !shell_safe(r) {
+            out.push_str(r#"<p class="warn">This command holds characters that AWS key ids and IAM user names cannot contain: the log may be forged. Check it before running it.</p>"#);
+        }
+    }
+    out.push_str("</div>");
+}
+
+/// The three charts of a key on a shared time axis (denied calls per hour with the Tukey fence,
+/// countries and source IPs, the alert timeline), each in a figure with its legend and caption.
+/// `note` (plain text) is added to the first caption, e.g. to say where the data came from.
+pub(crate) fn charts_block(
+    out: &mut String,
+    g: &KeyGroup,
+    siblings: &HashMap<&str, Vec<&str>>,
+    note: Option<&str>,
+) {
     let s = g.scale();
     out.push_str(r#"<div class="charts">"#);
     if let (Some((f0, f1)), Some(zoom)) = (s.focus(), s.zoom()) {
@@ -746,6 +774,10 @@ fn key_section(
         }
         None => out.push_str("No hourly activity was collected for this key."),
     }
+    if let Some(note) = note {
+        out.push(' ');
+        escape_into(out, note);
+    }
     out.push_str("</figcaption></figure>");
     let (svg_b, _) = geo_chart(g, &s);
     out.push_str(r#"<figure class="chart-fig"><h3>Countries and source IPs over time</h3>"#);
@@ -769,17 +801,14 @@ fn key_section(
             ""
         },
     );
-    out.push_str(" Faint bars show each alert's evidence window; a marker links to its row.</figcaption></figure></div>");
-    // Alerts table.
-    let _ = write!(
-        out,
-        r#"<details class="alerts" open><summary>Alerts ({})</summary><div class="table-wrap"><table class="alerts-table"><colgroup><col class="c-time"><col><col class="c-sev"><col class="c-status"><col class="c-count"><col class="c-from"></colgroup><thead><tr><th>Time (UTC)</th><th>Rule and why</th><th>Severity</th><th>Status</th><th class="num">Events</th><th>From</th></tr></thead><tbody>"#,
-        g.alerts.len()
-    );
-    for (a, status) in &g.alerts {
-        alert_rows(out, a, status, siblings, by_id);
-    }
-    out.push_str("</tbody></table></div></details></section>");
+    out.push_str(match g.links {
+        Links::InPage => {
+            " Faint bars show each alert's evidence window; a marker links to its row.</figcaption></figure></div>"
+        }
+        Links::Pages(_) => {
+            " Faint bars show each alert's evidence window; a marker opens its alert.</figcaption></figure></div>"
+        }
+    });
 }
 
 fn alert_rows(
@@ -840,8 +869,21 @@ fn alert_rows(
         );
     }
     out.push_str("</td></tr>");
-    // Evidence.
-    out.push_str(r#"<tr class="evidence-row"><td colspan="6"><details class="evidence"><summary>Evidence and details</summary><dl class="kv">"#);
+    out.push_str(r#"<tr class="evidence-row"><td colspan="6"><details class="evidence"><summary>Evidence and details</summary>"#);
+    evidence(out, a, siblings, by_id, Links::InPage);
+    out.push_str("</details></td></tr>");
+}
+
+/// An alert's evidence as a definition list (window, API names, source IPs, countries, user
+/// agents, event ids, MITRE, ARN, ids, correlated alerts), then its rule-specific details.
+pub(crate) fn evidence(
+    out: &mut String,
+    a: &Alert,
+    siblings: &HashMap<&str, Vec<&str>>,
+    by_id: &HashMap<&str, &(Alert, String)>,
+    links: Links,
+) {
+    out.push_str(r#"<dl class="kv">"#);
     let kv = |out: &mut String, k: &str, v: &str| {
         let _ = write!(out, "<dt>{}</dt><dd>{v}</dd>", Esc(k));
     };
@@ -891,8 +933,8 @@ fn alert_rows(
         for (b, st) in sibs {
             let _ = write!(
                 s,
-                r##"<li><a href="#{}">{} · {} ({}, risk {}) · {}</a> <span class="muted">{}</span></li>"##,
-                alert_anchor(&b.id),
+                r#"<li><a href="{}">{} · {} ({}, risk {}) · {}</a> <span class="muted">{}</span></li>"#,
+                Esc(&links.alert_href(&b.id)),
                 Esc(&fmt_time(b.time)),
                 Esc(&b.rule_name),
                 b.severity.as_str(),
@@ -906,7 +948,6 @@ fn alert_rows(
     }
     out.push_str("</dl>");
     details(out, a, siblings.get(a.id.as_str()));
-    out.push_str("</details></td></tr>");
 }
 
 fn chips(items: &[String]) -> String {

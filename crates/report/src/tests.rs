@@ -125,6 +125,8 @@ fn unauthorized_chart_draws_bars_outliers_and_fence() {
         key: "AKIAKNOWN",
         alerts: vec![&al],
         activity: Some(&a),
+        links: charts::Links::InPage,
+        focus_alert: None,
     };
     let s = g.scale();
     let (svg, sum) = unauthorized_chart(&g, &s);
@@ -300,4 +302,242 @@ fn keys_without_activity_still_get_charts() {
     assert_eq!(html.matches(r#"data-testid="key-section""#).count(), 1);
     assert!(html.contains("No activity recorded for this key"));
     assert_eq!(html.matches(r#"data-testid="chart-alerts""#).count(), 1);
+}
+
+/// An alert of `rule_id` with its evidence spelled out.
+#[allow(clippy::too_many_arguments)]
+fn evidence_alert(
+    rule_id: &str,
+    key: &str,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    ips: &[&str],
+    countries: &[&str],
+    ids: &[&str],
+    count: u64,
+) -> Alert {
+    let mut a = alert(rule_id, Severity::Medium, key, first_seen);
+    a.id = alert_id(rule_id, &[key, &first_seen.to_string()]);
+    a.first_seen = first_seen;
+    a.last_seen = last_seen;
+    a.source_ips = ips.iter().map(|s| (*s).to_owned()).collect();
+    a.countries = countries.iter().map(|s| (*s).to_owned()).collect();
+    a.event_ids = ids.iter().map(|s| (*s).to_owned()).collect();
+    a.count = count;
+    a.event_names = Vec::new();
+    a
+}
+
+const D2: &str = "aws-akia-first-seen-source-ip";
+const D3: &str = "aws-iam-user-agent-new-ip";
+const D4: &str = "aws-akia-unauthorized-api-call";
+const D5: &str = "aws-akia-correlated-elevated-alerts";
+const MINUTE: i64 = 60_000_000_000;
+
+/// Two hours of a key's alerts: D2 and a two-address D4 in the first, D3, a two-address D4 and
+/// a D2 from a private address in the third; a D5 and another key's alert that must be left out.
+fn key_alerts() -> Vec<Alert> {
+    let k = "AKIAFROMALERTS";
+    let t = T0;
+    let mut d4 = evidence_alert(
+        D4,
+        k,
+        t + 20 * MINUTE,
+        t + 50 * MINUTE,
+        &["203.0.113.5", "198.51.100.7"],
+        &["DE", "US"],
+        &["e2", "e3", "e4"],
+        5,
+    );
+    d4.time = t;
+    d4.event_names = vec!["ListUsers".into(), "GetSecretValue".into()];
+    let mut d4b = evidence_alert(
+        D4,
+        k,
+        t + 2 * HOUR + MINUTE,
+        t + 2 * HOUR + 40 * MINUTE,
+        &["192.0.2.9", "10.0.0.1"],
+        &["FR"],
+        &["e20", "e21"],
+        2,
+    );
+    d4b.time = t + 2 * HOUR;
+    d4b.event_names = vec!["RunInstances".into()];
+    vec![
+        evidence_alert(
+            D2,
+            k,
+            t + 10 * MINUTE,
+            t + 10 * MINUTE,
+            &["203.0.113.5"],
+            &["US"],
+            &["e1"],
+            1,
+        ),
+        d4,
+        evidence_alert(
+            D3,
+            k,
+            t + 2 * HOUR + 5 * MINUTE,
+            t + 2 * HOUR + 5 * MINUTE,
+            &["198.51.100.7"],
+            &["DE"],
+            &["e9"],
+            1,
+        ),
+        d4b,
+        evidence_alert(
+            D2,
+            k,
+            t + 2 * HOUR + 30 * MINUTE,
+            t + 2 * HOUR + 30 * MINUTE,
+            &["10.0.0.1"],
+            &[],
+            &["e10"],
+            1,
+        ),
+        evidence_alert(
+            D5,
+            k,
+            t,
+            t + 3 * HOUR,
+            &["203.0.113.5", "9.9.9.9"],
+            &["AU"],
+            &["e1", "x"],
+            99,
+        ),
+        evidence_alert(D4, "AKIAOTHER", t, t, &["9.9.9.9"], &["AU"], &["o1"], 7),
+    ]
+}
+
+fn src(ip: &str, country: &str, events: u32, unauthorized: u32) -> SourceHour {
+    SourceHour {
+        ip: ip.into(),
+        country: Country::new(country),
+        events,
+        unauthorized,
+    }
+}
+
+#[test]
+fn activity_rebuilt_from_alerts() {
+    let alerts = key_alerts();
+    let a = activity_from_alerts("AKIAFROMALERTS", &alerts).unwrap();
+    assert_eq!(a.access_key_id, "AKIAFROMALERTS");
+    assert_eq!(a.user_arn, "arn:aws:iam::123456789012:user/akiafromalerts");
+    assert_eq!(a.first_seen, T0 + 10 * MINUTE);
+    assert_eq!(a.last_seen, T0 + 2 * HOUR + 40 * MINUTE);
+    assert_eq!(a.events, 10);
+    assert_eq!(a.hours.len(), 2);
+    let h = &a.hours[0];
+    assert_eq!(h.hour, T0);
+    // e1..e4 plus the two events beyond D4's id list; five of them unauthorized (D4's count).
+    assert_eq!((h.events, h.successful, h.unauthorized), (6, 1, 5));
+    assert_eq!(h.unauthorized_api_names, ["GetSecretValue", "ListUsers"]);
+    assert_eq!(
+        h.countries,
+        [Country::new("DE").unwrap(), Country::new("US").unwrap()]
+    );
+    // 203.0.113.5: its D2 event, and at least one unauthorized call of the two-address D4;
+    // 198.51.100.7 takes DE from the D3 alert that pairs it.
+    assert_eq!(
+        h.sources,
+        [
+            src("198.51.100.7", "DE", 1, 1),
+            src("203.0.113.5", "US", 1, 1)
+        ]
+    );
+    assert_eq!(h.other_sources, OtherSources::default());
+    let h = &a.hours[1];
+    assert_eq!(h.hour, T0 + 2 * HOUR);
+    assert_eq!((h.events, h.successful, h.unauthorized), (4, 2, 2));
+    assert_eq!(h.unauthorized_api_names, ["RunInstances"]);
+    assert_eq!(
+        h.countries,
+        [Country::new("DE").unwrap(), Country::new("FR").unwrap()]
+    );
+    // 10.0.0.1 has no country (its own D2 alert has none); 192.0.2.9 is unpaired: counted aside.
+    assert_eq!(
+        h.sources,
+        [src("10.0.0.1", "", 1, 1), src("198.51.100.7", "DE", 1, 0)]
+    );
+    assert_eq!(
+        h.other_sources,
+        OtherSources {
+            events: 1,
+            unauthorized: 1
+        }
+    );
+    // Unauthorized calls per hour for the chart: 5, 0, 2.
+    let series: Vec<u32> = hourly_unauthorized(&a).iter().map(|&(_, n)| n).collect();
+    assert_eq!(series, [5, 0, 2]);
+    assert!(activity_from_alerts("AKIANONE", &alerts).is_none());
+    // A key with only a higher-order alert has nothing to draw from.
+    assert!(activity_from_alerts("AKIAFROMALERTS", &alerts[5..6]).is_none());
+}
+
+#[test]
+fn key_charts_for_one_key_link_to_pages() {
+    let alerts: Vec<(Alert, String)> = key_alerts()
+        .into_iter()
+        .map(|a| (a, "open".to_owned()))
+        .collect();
+    let plain: Vec<Alert> = alerts.iter().map(|(a, _)| a.clone()).collect();
+    let activity = activity_from_alerts("AKIAFROMALERTS", &plain).unwrap();
+    let link = |id: &str| format!("/alerts/{id}?x=1&y=2");
+    let focus = alerts[2].0.id.clone();
+    let html = parts::key_charts(&parts::KeyCharts {
+        key: "AKIAFROMALERTS",
+        alerts: &alerts,
+        activity: Some(&activity),
+        links: parts::Links::Pages(&link),
+        focus_alert: Some(&focus),
+        note: Some("Counts from <D4> alerts."),
+    });
+    for id in ["chart-unauthorized", "chart-geo", "chart-alerts"] {
+        assert_eq!(html.matches(&format!(r#"data-testid="{id}""#)).count(), 1);
+    }
+    // Two hours with unauthorized calls; six alerts of the key (not the other key's).
+    assert_eq!(html.matches(r#"<rect class="bar"#).count(), 2);
+    assert_eq!(html.matches(r#"<a href="/alerts/"#).count(), 6);
+    assert!(html.contains(&format!(r#"<a href="/alerts/{focus}?x=1&amp;y=2">"#)));
+    assert_eq!(html.matches(" current\"").count(), 1);
+    assert!(html.contains("Counts from &lt;D4&gt; alerts.</figcaption>"));
+    assert!(html.contains("a marker opens its alert."));
+    assert!(!html.contains("href=\"#a-"));
+    // Lanes of the countries chart: DE, US, FR, then "no country".
+    assert!(html.contains(">no country</text>"));
+}
+
+#[test]
+fn evidence_of_one_alert_escapes_and_links_siblings() {
+    let mut alerts = key_alerts();
+    alerts[0].user_agents = vec![XSS_SCRIPT.into()];
+    let d2 = alerts[0].clone();
+    let mut d5 = alerts[5].clone();
+    d5.details = json!({"siblings": [{"id": d2.id, "rule_id": D2}]});
+    let related = vec![(d2.clone(), "closed".to_owned())];
+    let link = |id: &str| format!("/alerts/{id}");
+    let html = parts::alert_evidence(&d5, &related, parts::Links::Pages(&link));
+    assert!(html.starts_with(r#"<dl class="kv">"#));
+    assert!(html.contains("Correlated alerts</dt>"));
+    assert!(html.contains(&format!(r#"<li><a href="/alerts/{}">"#, d2.id)));
+    let html = parts::alert_evidence(&d2, &[], parts::Links::InPage);
+    assert!(
+        html.contains("<code class=\"item\">&lt;script&gt;window.__xss=1&lt;/script&gt;</code>")
+    );
+    assert!(!html.contains("<script"));
+    assert_eq!(
+        parts::severity_badge(Severity::High),
+        r#"<span class="badge sev-high">high</span>"#
+    );
+    assert_eq!(
+        parts::status_badge("<b>"),
+        r#"<span class="status other">&lt;b&gt;</span>"#
+    );
+    assert_eq!(parts::rule_code(D4), "D4");
+    assert_eq!(parts::format_time(T0), "2024-05-01 00:00:00 UTC");
+    let box_ = parts::remediation("x\"1", &["aws iam update-access-key --access-key-id A;B"]);
+    assert!(box_.contains(r#"<code id="rem-x&quot;1-0">"#));
+    assert!(box_.contains(r#"class="warn""#));
 }

@@ -21,7 +21,38 @@ use trailhound_decode::{Issue, IssueKind, decode_with};
 use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 
 mod name_time;
+pub mod s3;
 pub use name_time::delivery_time;
+pub use s3::S3Source;
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone, Default)]
+pub enum Origin {
+    /// On the local file system, at the file's path.
+    #[default]
+    Local,
+    /// An S3 object: the file's path is its `s3://bucket/key` URL, `key` its key.
+    S3 {
+        /// The bucket's client.
+        source: std::sync::Arc<S3Source>,
+        /// The object key.
+        key: String,
+    },
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Origin::Local, Origin::Local) => true,
+            (Origin::S3 { source: a, key: k }, Origin::S3 { source: b, key: l }) => {
+                std::sync::Arc::ptr_eq(a, b) && k == l
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Origin {}
 
 /// A file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +63,8 @@ pub struct InputFile {
     pub size: u64,
     /// The delivery time in its name, when it has one.
     pub delivery_time: Option<Timestamp>,
+    /// Where its bytes are.
+    pub origin: Origin,
 }
 
 /// What [`discover`] found.
@@ -72,6 +105,14 @@ pub fn is_digest(path: &Path) -> bool {
 pub fn discover(paths: &[PathBuf]) -> Discovery {
     let mut d = Discovery::default();
     for root in paths {
+        let text = root.to_string_lossy();
+        if text.starts_with("s3://") {
+            match S3Source::open(&text) {
+                Ok(source) => d.push_s3(&source, None),
+                Err(why) => d.unreadable.push((root.clone(), why)),
+            }
+            continue;
+        }
         match std::fs::metadata(root) {
             Err(e) => d.unreadable.push((root.clone(), e.to_string())),
             Ok(m) if m.is_file() => d.push_file(root.clone(), m.len()),
@@ -110,8 +151,43 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
     d
 }
 
+/// Lists the CloudTrail objects of an S3 source, descending only into date folders from `from`
+/// on (see [`s3`]); files come in reading order, as from [`discover`].
+pub fn discover_s3(source: &std::sync::Arc<S3Source>, from: Option<s3::Day>) -> Discovery {
+    let mut d = Discovery::default();
+    d.push_s3(source, from);
+    d.files
+        .sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
+    d
+}
+
 impl Discovery {
+    fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, from: Option<s3::Day>) {
+        match source.list(from) {
+            Err(why) => self.unreadable.push((PathBuf::from(source.url()), why)),
+            Ok(objects) => {
+                for o in objects {
+                    let path = PathBuf::from(source.object_url(&o.key));
+                    let name = o.key.rsplit('/').next().unwrap_or_default();
+                    if name.starts_with('.') || !(is_cloudtrail_name(name) || is_digest(&path)) {
+                        self.other.push(path);
+                        continue;
+                    }
+                    let origin = Origin::S3 {
+                        source: std::sync::Arc::clone(source),
+                        key: o.key,
+                    };
+                    self.push(path, o.size, origin);
+                }
+            }
+        }
+    }
+
     fn push_file(&mut self, path: PathBuf, size: u64) {
+        self.push(path, size, Origin::Local);
+    }
+
+    fn push(&mut self, path: PathBuf, size: u64, origin: Origin) {
         if is_digest(&path) {
             self.digests.push(path);
             return;
@@ -123,6 +199,7 @@ impl Discovery {
             path,
             size,
             delivery_time,
+            origin,
         });
     }
 
@@ -264,7 +341,11 @@ fn decode_round(
 }
 
 fn read_one(file: &InputFile, index: u32, extra: &ExtraFields) -> (FileReport, Vec<Event>) {
-    match std::fs::read(&file.path) {
+    let bytes = match &file.origin {
+        Origin::Local => std::fs::read(&file.path),
+        Origin::S3 { source, key } => source.get(key),
+    };
+    match bytes {
         Ok(raw) => {
             let d = decode_with(&raw, index, extra);
             let report = FileReport {

@@ -1,10 +1,13 @@
 //! Trailhound's alert store: alerts with a lifecycle, kept across runs.
 //!
-//! * [`AlertStore`] is the small interface every backend implements (SQLite now, PostgreSQL to
-//!   follow): batch upserts, look-ups, filtered lists, status changes with an audit trail, and the
-//!   open alerts that the higher-order rule (D5) correlates.
+//! * [`AlertStore`] is the small interface every backend implements: batch upserts, look-ups,
+//!   filtered lists, status changes with an audit trail, and the open alerts that the
+//!   higher-order rule (D5) correlates.
 //! * [`SqliteStore`] keeps everything in one embedded SQLite file (WAL mode, versioned
 //!   migrations, see [`sqlite::MIGRATIONS`]).
+//! * [`PostgresStore`] keeps the same tables in a schema of a PostgreSQL database, for several
+//!   machines or people sharing one store (see [`postgres::MIGRATIONS`]).
+//! * [`open_store`] opens either from a `--store` value: a `postgres://` URL or a file path.
 //!
 //! Alerts are idempotent: their ids are deterministic (rule id + key + window, see
 //! [`trailhound_detect::alert_id`]), so re-running a hunt over the same or overlapping data finds
@@ -12,10 +15,13 @@
 //! (a closed alert stays closed); it rewrites the evidence only if it changed.
 //!
 //! Where the store lives when no path is given: [`default_path`].
+//!
+//! The `postgres` module is this crate's PostgreSQL backend; the PostgreSQL client crate is
+//! `::postgres`.
 
 #![warn(missing_docs)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -24,8 +30,12 @@ use serde::{Deserialize, Serialize};
 use trailhound_detect::{Alert, Severity};
 use trailhound_model::Timestamp;
 
+pub mod checkpoint;
+pub mod postgres;
 pub mod sqlite;
 
+pub use checkpoint::{Checkpoints, WatchedFile};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// The lifecycle status of an alert.
@@ -249,6 +259,19 @@ pub enum StoreError {
     /// The store file does not exist (for commands that only read an existing store).
     #[error("no alert store at {0} (run `trailhound hunt` first, or pass --store FILE.db)")]
     Missing(String),
+    /// The PostgreSQL client or server reported an error (connecting, or a statement). The
+    /// message includes the server's (and its SQLSTATE code).
+    #[error("PostgreSQL: {}", postgres_message(.0))]
+    Postgres(::postgres::Error),
+    /// A PostgreSQL store location that cannot be used (a bad `schema` parameter, no schema).
+    #[error("alert store URL: {0}")]
+    BadUrl(String),
+    /// The PostgreSQL schema has tables named like the store's but is not a Trailhound alert
+    /// store (no `trailhound_migrations` table); it is left untouched.
+    #[error(
+        "{0} has tables named like a Trailhound alert store's (alerts, alert_status_history) but is not one; choose another schema with ?schema=NAME"
+    )]
+    ForeignSchema(String),
 }
 
 /// The alert store interface: small on purpose, so that other backends (PostgreSQL) can follow.
@@ -286,6 +309,102 @@ pub trait AlertStore {
 
     /// Number of stored alerts.
     fn count(&self) -> Result<u64, StoreError>;
+
+    /// Where the store lives, for messages: the file's path, or the PostgreSQL URL with its
+    /// schema but without password or options.
+    fn location(&self) -> String;
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
+
+/// A PostgreSQL error with its cause: the server's message, detail, hint and SQLSTATE, or the
+/// client's error and the I/O error behind it (`postgres::Error` displays only its kind).
+fn postgres_message(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s;
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// True when a `--store` value is a PostgreSQL URL (`postgres://…` or `postgresql://…`) rather
+/// than a file path.
+pub fn is_postgres_url(spec: impl AsRef<OsStr>) -> bool {
+    spec.as_ref()
+        .to_str()
+        .is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// Opens the store named by a `--store` value, creating it if needed: a PostgreSQL URL
+/// (`postgres://USER@HOST:PORT/DB`, optionally `?schema=NAME`; see [`PostgresStore::open`]), or
+/// else the path of an SQLite file ([`SqliteStore::open`]).
+pub fn open_store(spec: impl AsRef<OsStr>) -> Result<Box<dyn AlertStore + Send>, StoreError> {
+    open_spec(spec.as_ref(), true)
+}
+
+/// [`open_store`] for commands that only look at alerts or change their status: an SQLite file
+/// or a PostgreSQL schema that holds no store is [`StoreError::Missing`], not created.
+pub fn open_existing_store(
+    spec: impl AsRef<OsStr>,
+) -> Result<Box<dyn AlertStore + Send>, StoreError> {
+    open_spec(spec.as_ref(), false)
+}
+
+/// What `trailhound watch` needs of a store: alerts and the checkpoint of processed files.
+pub trait WatchStore: AlertStore + Checkpoints + Send {}
+
+impl<T: AlertStore + Checkpoints + Send> WatchStore for T {}
+
+/// [`open_store`] for `trailhound watch`, with the checkpoint.
+pub fn open_watch_store(spec: impl AsRef<OsStr>) -> Result<Box<dyn WatchStore>, StoreError> {
+    let spec = spec.as_ref();
+    if let Some(url) = spec.to_str().filter(|_| is_postgres_url(spec)) {
+        return Ok(Box::new(PostgresStore::open(url, None)?));
+    }
+    Ok(Box::new(SqliteStore::open(std::path::Path::new(spec))?))
+}
+
+fn open_spec(spec: &OsStr, create: bool) -> Result<Box<dyn AlertStore + Send>, StoreError> {
+    if let Some(url) = spec.to_str().filter(|_| is_postgres_url(spec)) {
+        let store = if create {
+            PostgresStore::open(url, None)?
+        } else {
+            PostgresStore::open_existing(url, None)?
+        };
+        return Ok(Box::new(store));
+    }
+    let path = std::path::Path::new(spec);
+    let store = if create {
+        SqliteStore::open(path)?
+    } else {
+        SqliteStore::open_existing(path)?
+    };
+    Ok(Box::new(store))
+}
+
+/// A `--store` value for messages: the file path, or the PostgreSQL URL without its password
+/// and options (see [`postgres::describe_url`]).
+pub fn describe_store(spec: impl AsRef<OsStr>) -> String {
+    let spec = spec.as_ref();
+    match spec.to_str().filter(|_| is_postgres_url(spec)) {
+        Some(url) => {
+            postgres::describe_url(url).unwrap_or_else(|| "an invalid PostgreSQL URL".to_owned())
+        }
+        None => std::path::Path::new(spec).display().to_string(),
+    }
 }
 
 /// The store file used when none is given on the command line:

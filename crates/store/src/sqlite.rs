@@ -19,8 +19,8 @@ use trailhound_detect::Alert;
 use trailhound_model::Timestamp;
 
 use crate::{
-    AlertFilter, AlertStore, Outcome, Status, StatusChange, StoreError, StoredAlert, UpsertSummary,
-    Upserted, now,
+    AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
+    UpsertSummary, Upserted, WatchedFile, now,
 };
 
 /// `PRAGMA application_id` of a Trailhound store: `THND` in ASCII.
@@ -35,7 +35,12 @@ pub const APPLICATION_ID: i64 = 0x5448_4e44;
 ///   of its last change (`status_by`, `status_at`, `status_reason`), `created_at` (first stored)
 ///   and `updated_at` (last change of evidence or status).
 /// * `alert_status_history`: every status change, append-only.
-pub const MIGRATIONS: &[&str] = &[r#"
+///
+/// Version 2:
+/// * `watched_files`: the checkpoint of `trailhound watch`, one row per input object it has
+///   fully processed (source root, object key, size, delivery time, when).
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE alerts (
     id             TEXT PRIMARY KEY NOT NULL,
     rule_id        TEXT NOT NULL,
@@ -70,7 +75,18 @@ CREATE TABLE alert_status_history (
     reason       TEXT
 );
 CREATE INDEX alert_status_history_alert ON alert_status_history (alert_id, seq);
-"#];
+"#,
+    r#"
+CREATE TABLE watched_files (
+    source         TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    delivery_time  INTEGER,
+    read_at        INTEGER NOT NULL,
+    PRIMARY KEY (source, key)
+);
+"#,
+];
 
 /// Columns read into a [`StoredAlert`], in the order [`stored_alert`] expects.
 const STORED_COLUMNS: &str =
@@ -130,6 +146,42 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         migrate(&mut conn, migrations, &path)?;
         Ok(Self { conn, path })
+    }
+}
+
+impl Checkpoints for SqliteStore {
+    fn watched_files(&self, source: &str) -> Result<Vec<WatchedFile>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, size, delivery_time FROM watched_files WHERE source = ?1",
+        )?;
+        let rows = stmt.query_map([source], |r| {
+            Ok(WatchedFile {
+                key: r.get(0)?,
+                size: r.get::<_, i64>(1)? as u64,
+                delivery_time: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn mark_watched(&mut self, source: &str, files: &[WatchedFile]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO watched_files (source, key, size, delivery_time, read_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (source, key) DO UPDATE SET size = excluded.size,
+                     delivery_time = excluded.delivery_time, read_at = excluded.read_at",
+            )?;
+            let at = now();
+            for f in files {
+                stmt.execute(params![source, f.key, f.size as i64, f.delivery_time, at])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -350,10 +402,11 @@ impl AlertStore for SqliteStore {
             return Err(StoreError::NoActor);
         }
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        let at = now();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Taken once this is the only writer, so the audit trail's times follow its order.
+        let at = now();
         let current: Option<String> = tx
             .query_row("SELECT status FROM alerts WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -379,9 +432,14 @@ impl AlertStore for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, from.as_str(), status.as_str(), by, at, reason],
         )?;
+        // Read back before the commit: once committed, another writer may change it again.
+        let stored = tx.query_row(
+            &format!("SELECT {STORED_COLUMNS} FROM alerts WHERE id = ?1"),
+            [id],
+            stored_alert,
+        )?;
         tx.commit()?;
-        self.get(id)?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))
+        Ok(stored)
     }
 
     fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
@@ -417,6 +475,10 @@ impl AlertStore for SqliteStore {
             .conn
             .query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))?;
         Ok(n as u64)
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
     }
 }
 
@@ -459,5 +521,51 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_watch_checkpoint_and_keeps_its_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let s = SqliteStore::init(
+            Connection::open(&path).unwrap(),
+            path.clone(),
+            &MIGRATIONS[..1],
+        )
+        .unwrap();
+        drop(s);
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(s.watched_files("/logs").unwrap().is_empty());
+        let f = |key: &str, size, t| WatchedFile {
+            key: key.to_owned(),
+            size,
+            delivery_time: t,
+        };
+        s.mark_watched(
+            "/logs",
+            &[
+                f("/logs/a.json.gz", 10, Some(5)),
+                f("/logs/b.json", 7, None),
+            ],
+        )
+        .unwrap();
+        s.mark_watched("/other", &[f("/other/c.json.gz", 1, None)])
+            .unwrap();
+        // Re-marking updates, never duplicates.
+        s.mark_watched("/logs", &[f("/logs/a.json.gz", 11, Some(5))])
+            .unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        let mut got = s.watched_files("/logs").unwrap();
+        got.sort_by(|a, b| a.key.cmp(&b.key));
+        assert_eq!(
+            got,
+            vec![
+                f("/logs/a.json.gz", 11, Some(5)),
+                f("/logs/b.json", 7, None)
+            ]
+        );
+        assert_eq!(s.watched_files("/other").unwrap().len(), 1);
     }
 }

@@ -1,0 +1,498 @@
+//! `trailhound watch`: files arrive in a watched folder while the watcher is killed with SIGKILL
+//! at random points and restarted; it must end with exactly the alerts that one `hunt` over all
+//! the files gives. And webhooks: retried when they fail, never blocking detection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use trailhound_store::{AlertFilter, AlertStore, Checkpoints, SqliteStore};
+
+#[path = "support/s3.rs"]
+mod s3;
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("trailhound")
+}
+
+fn run_ok(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A generated scenario set (a few thousand events with every planted attack).
+fn generate(dir: &Path) {
+    run_ok(&[
+        "generate".as_ref(),
+        dir.as_os_str(),
+        "--events".as_ref(),
+        "3000".as_ref(),
+        "--keys".as_ref(),
+        "6".as_ref(),
+    ]);
+}
+
+/// The CloudTrail files of `dir`, in the order AWS delivers them (delivery time in the name).
+fn delivery_order(dir: &Path) -> Vec<PathBuf> {
+    trailhound_source::discover(&[dir.to_path_buf()])
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
+}
+
+/// Copies `file` (under `from`) to the same place under `to`, atomically: written under a
+/// hidden name, then renamed, as a sync tool does.
+fn deliver(file: &Path, from: &Path, to: &Path) {
+    let dest = to.join(file.strip_prefix(from).unwrap());
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let tmp = dest.with_file_name(format!(
+        ".{}.part",
+        dest.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::copy(file, &tmp).unwrap();
+    std::fs::rename(&tmp, &dest).unwrap();
+}
+
+fn all_alerts(store: &Path) -> Vec<Value> {
+    let s = SqliteStore::open_existing(store).unwrap();
+    let mut v: Vec<Value> = s
+        .list(&AlertFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|a| serde_json::to_value(&a.alert).unwrap())
+        .collect();
+    v.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    v
+}
+
+fn start_watch(
+    watched: &std::ffi::OsStr,
+    store: &Path,
+    log: &Path,
+    env: &[(&'static str, String)],
+) -> Child {
+    Command::new(bin())
+        .arg("watch")
+        .arg(watched)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg("--store")
+        .arg(store)
+        .args(["--interval", "0.05"])
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap()
+}
+
+/// Files in the watcher's checkpoint.
+fn checkpointed(store: &Path, source: &str) -> usize {
+    SqliteStore::open_existing(store)
+        .and_then(|s| s.watched_files(source))
+        .map_or(0, |v| v.len())
+}
+
+/// Waits until the checkpoint holds `n` files.
+fn wait_for_checkpoint(store: &Path, source: &str, n: usize, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let done = checkpointed(store, source);
+        if done >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {n} files after 3 minutes; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where the test delivers files while the watcher runs.
+struct Destination<'a> {
+    /// The watcher's argument: a folder or an `s3://` URL.
+    arg: std::ffi::OsString,
+    /// Delivers one file of the generated set (atomically).
+    deliver: Box<dyn Fn(&Path) + 'a>,
+    /// Environment of the watcher.
+    env: Vec<(&'static str, String)>,
+    /// The checkpoint source the watcher records these files under.
+    source: &'static str,
+}
+
+/// Delivers the generated set to `dest` in delivery order, in random chunks, killing the watcher
+/// with SIGKILL at random points and restarting it; then stops it cleanly and compares its
+/// alerts with those of one `hunt` over the same files.
+fn kill_and_restart(tmp: &Path, src: &Path, dest: Destination<'_>, seed: u64) {
+    let files = delivery_order(src);
+    assert!(files.len() > 200, "{} files", files.len());
+    let hunt_store = tmp.join("hunt.db");
+    run_ok(&[
+        "hunt".as_ref(),
+        "--no-progress".as_ref(),
+        "--format".as_ref(),
+        "jsonl".as_ref(),
+        "--store".as_ref(),
+        hunt_store.as_os_str(),
+        src.as_os_str(),
+    ]);
+    let expected = all_alerts(&hunt_store);
+    assert!(expected.len() >= 5, "{} alerts", expected.len());
+
+    let store = tmp.join(format!("watch-{}.db", dest.source));
+    let log = tmp.join(format!("watch-{}.log", dest.source));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut child = start_watch(&dest.arg, &store, &log, &dest.env);
+    let mut kills = 0;
+    let mut restarts_from_a_checkpoint = 0;
+    let mut next = 0;
+    while next < files.len() {
+        let n = rng
+            .random_range(1..=files.len() / 8)
+            .min(files.len() - next);
+        for f in &files[next..next + n] {
+            (dest.deliver)(f);
+        }
+        next += n;
+        if rng.random_bool(0.6) {
+            if rng.random_bool(0.5) {
+                // Let it catch up first, so that the next watcher starts from a checkpoint
+                // (and must rebuild the rules' state); otherwise kill it mid-work.
+                wait_for_checkpoint(&store, dest.source, next, &log);
+            }
+            // Anywhere: while listing, decoding, storing alerts or marking the checkpoint.
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+            let done = checkpointed(&store, dest.source);
+            if done > 0 && done < files.len() {
+                restarts_from_a_checkpoint += 1;
+            }
+            child = start_watch(&dest.arg, &store, &log, &dest.env);
+        }
+    }
+    // Wait for the checkpoint to hold every file and for the last watcher to be up, then stop it
+    // cleanly (the end of the data).
+    wait_for_checkpoint(&store, dest.source, files.len(), &log);
+    let started = format!("started (pid {})", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(&started)
+    {
+        assert!(Instant::now() < deadline, "the last watcher did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    assert!(kills >= 3, "only {kills} kills");
+    assert!(
+        restarts_from_a_checkpoint >= 2,
+        "only {restarts_from_a_checkpoint} restarts from a partial checkpoint"
+    );
+
+    let got = all_alerts(&store);
+    let ids = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|a| format!("{} {}", a["rule_id"], a["id"]))
+            .collect()
+    };
+    assert_eq!(
+        ids(&got),
+        ids(&expected),
+        "log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn folder_sigkill_at_random_points_then_restart_ends_with_the_alerts_of_one_hunt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    let watched = tmp.path().join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let dest = Destination {
+        arg: watched.clone().into_os_string(),
+        deliver: Box::new(|f| deliver(f, &src, &watched)),
+        env: Vec::new(),
+        source: "file",
+    };
+    kill_and_restart(tmp.path(), &src, dest, 20261123);
+}
+
+#[test]
+fn s3_sigkill_at_random_points_then_restart_ends_with_the_alerts_of_one_hunt() {
+    let Some(server) = s3::S3Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    server.create_bucket("trail");
+    let dest = Destination {
+        arg: "s3://trail/AWSLogs".into(),
+        deliver: Box::new(|f| {
+            let key = f.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            server.put("trail", &key, f);
+        }),
+        env: server.env(),
+        source: "s3",
+    };
+    kill_and_restart(tmp.path(), &src, dest, 7);
+}
+
+/// A one-thread HTTP server on 127.0.0.1 that answers the first `failures` requests with 500 and
+/// the others with 200, and hands over every request body.
+fn webhook_server(failures: usize) -> (String, std::sync::mpsc::Receiver<(u16, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let code = if i < failures { 500 } else { 200 };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = tx.send((code, String::from_utf8(body).unwrap()));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn new_alerts_are_posted_with_retries_and_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    let (json_url, json_rx) = webhook_server(2);
+    let (slack_url, slack_rx) = webhook_server(0);
+    let out = Command::new(bin())
+        .arg("watch")
+        .arg(&src)
+        .arg("--store")
+        .arg(tmp.path().join("w.db"))
+        .args(["--once", "--webhook", &json_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(printed.len() >= 5);
+    let received: Vec<(u16, String)> = json_rx.try_iter().collect();
+    // Two refusals, retried, then one delivery per new alert, in the order they were printed.
+    assert_eq!(received.len(), printed.len() + 2);
+    assert!(received[..2].iter().all(|(c, _)| *c == 500));
+    let delivered: Vec<Value> = received[2..]
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(delivered, printed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} delivered, 2 retries, 0 dropped",
+            printed.len()
+        )),
+        "{stderr}"
+    );
+
+    // A second run over the same files finds every alert known: nothing new is sent. A Slack
+    // webhook gets a text message per new alert.
+    let out = Command::new(bin())
+        .arg("watch")
+        .arg(&src)
+        .arg("--store")
+        .arg(tmp.path().join("w.db"))
+        .args([
+            "--once",
+            "--webhook-format",
+            "slack",
+            "--webhook",
+            &slack_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert_eq!(slack_rx.try_iter().count(), 0);
+    let out = Command::new(bin())
+        .arg("watch")
+        .arg(&src)
+        .arg("--store")
+        .arg(tmp.path().join("slack.db"))
+        .args([
+            "--once",
+            "--webhook-format",
+            "slack",
+            "--webhook",
+            &slack_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let slack: Vec<Value> = slack_rx
+        .try_iter()
+        .map(|(_, b)| serde_json::from_str(&b).unwrap())
+        .collect();
+    assert_eq!(slack.len(), printed.len());
+    assert!(
+        slack
+            .iter()
+            .all(|m| m["text"].as_str().unwrap().contains("alert id `"))
+    );
+}
+
+#[test]
+fn a_webhook_that_never_answers_does_not_block_detection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for s in listener.incoming().take(64) {
+            open.push(s);
+        }
+    });
+    let out = Command::new(bin())
+        .arg("watch")
+        .arg(&src)
+        .arg("--store")
+        .arg(tmp.path().join("w.db"))
+        .args(["--once", "--webhook-timeout", "1", "--webhook", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every alert was stored and printed although no delivery succeeded (and the run ended,
+    // after the webhook grace period, instead of waiting for the endpoint).
+    let printed = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert!(printed >= 5);
+    assert_eq!(all_alerts(&tmp.path().join("w.db")).len(), printed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("0 delivered"), "{stderr}");
+    drop(held);
+}
+
+/// With a PostgreSQL store (when `TRAILHOUND_TEST_POSTGRES` names a server, as in CI): two
+/// `--once` runs over a folder that grows in between end with the alerts of one `hunt`.
+#[test]
+fn watch_resumes_from_a_postgres_checkpoint() {
+    let Some(url) = std::env::var("TRAILHOUND_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        eprintln!("skipped: set TRAILHOUND_TEST_POSTGRES");
+        return;
+    };
+    // A schema of its own, dropped with `keep` at the end.
+    let keep = trailhound_store::PostgresStore::open_temporary(url.trim()).unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let spec = format!("{}{sep}schema={}", url.trim(), keep.schema());
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    let hunt_store = tmp.path().join("hunt.db");
+    run_ok(&[
+        "hunt".as_ref(),
+        "--no-progress".as_ref(),
+        "--store".as_ref(),
+        hunt_store.as_os_str(),
+        src.as_os_str(),
+    ]);
+    let files = delivery_order(&src);
+    let watched = tmp.path().join("watched");
+    let once = || {
+        run_ok(&[
+            "watch".as_ref(),
+            "--once".as_ref(),
+            "--store".as_ref(),
+            spec.as_ref(),
+            watched.as_os_str(),
+        ])
+    };
+    for f in &files[..files.len() / 2] {
+        deliver(f, &src, &watched);
+    }
+    once();
+    for f in &files[files.len() / 2..] {
+        deliver(f, &src, &watched);
+    }
+    let second = once();
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("replayed"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let pg = trailhound_store::open_existing_store(&spec).unwrap();
+    let mut got: Vec<String> = pg
+        .list(&AlertFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = all_alerts(&hunt_store)
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    drop(pg);
+    drop(keep);
+}

@@ -1,0 +1,530 @@
+//! Sigma matches as alerts.
+//!
+//! **Aggregation.** A Sigma rule is a single-event detection, and some fire on many events (every
+//! `AssumeRole` session, every write call). One alert per match would flood the store, so matches
+//! are grouped like D4's: one alert per rule, *subject* and UTC hour (hour-aligned; the bucket is
+//! configurable, `[sigma] bucket`), listing the
+//! events (count, first and last time, up to [`MAX_EVENT_IDS`] event ids, the distinct source IPs,
+//! countries, user agents and API names). The subject is the long-term (`AKIA`) access key id;
+//! other events (temporary `ASIA` keys, which change with every role session, console sign-ins,
+//! AWS services) are grouped by the principal ARN (for a role session, the role's ARN without
+//! the session name), else the access key, the principal id, the account. The alert's `access_key_id` is the first key seen in the group (empty if none). A group is final once the stream is `grace` (1 h) past its hour, for events that
+//! arrive a little out of order.
+//!
+//! **Alert fields.** `rule_id` is `sigma-<rule id>`, `rule_name` the rule's title; severity and
+//! risk score come from `level` (informational and low → low 21, medium 47, high 73, critical
+//! 99), so medium and higher Sigma alerts count as siblings for the correlation rule (D5) when
+//! they carry the same access key. `mitre` lists the ATT&CK techniques of the tags. `why` names
+//! the rule, its level and its author (the Detection Rule License 1.1 requires the author in
+//! every alert); `details.sigma` holds the rule's id, title, author, level, status, file,
+//! licence, description, references, tags and false positives. The remediation asks to confirm
+//! the calls with the principal's owner, lists the rule's known false positives, and gives the
+//! command that deactivates a long-term key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use trailhound_detect::evidence::{Evidence, MAX_EVENT_IDS};
+use trailhound_detect::{Alert, Detector, Span, alert_id, remediation};
+use trailhound_model::{AccessKeyKind, Event, Str, Timestamp, format_rfc3339};
+
+use crate::aggregation::Window;
+use crate::engine::SigmaEngine;
+use crate::load::Rule;
+
+/// How the detector groups and finalises alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorOptions {
+    /// The time bucket of an alert (UTC-aligned): one alert per rule, subject and bucket.
+    pub bucket: Span,
+    /// How long after its bucket a group still accepts late events.
+    pub grace: Span,
+}
+
+impl Default for DetectorOptions {
+    fn default() -> Self {
+        Self {
+            bucket: Span::hours(1),
+            grace: Span::hours(1),
+        }
+    }
+}
+
+/// What an alert is about when the event has no access key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SubjectKind {
+    AccessKey,
+    Arn,
+    Principal,
+    Account,
+}
+
+impl SubjectKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::AccessKey => "access_key_id",
+            SubjectKind::Arn => "user_arn",
+            SubjectKind::Principal => "principal_id",
+            SubjectKind::Account => "account_id",
+        }
+    }
+}
+
+/// The subject of an event: a long-term (`AKIA`) key, else the principal ARN (a role session
+/// changes its temporary key with every session, so temporary keys are grouped by the session's
+/// ARN), else any key, the principal id, the account.
+fn subject(e: &Event) -> (SubjectKind, &str) {
+    let u = &e.user;
+    if e.key_kind() == AccessKeyKind::LongTerm {
+        return (SubjectKind::AccessKey, &u.access_key_id);
+    }
+    [
+        (SubjectKind::Arn, role_of(&u.arn)),
+        (SubjectKind::AccessKey, &u.access_key_id),
+        (SubjectKind::Principal, &u.principal_id),
+        (SubjectKind::Account, &u.account_id),
+    ]
+    .into_iter()
+    .find(|(_, v)| !v.is_empty())
+    .unwrap_or((SubjectKind::Account, &e.recipient_account_id))
+}
+
+/// An assumed-role session ARN without its session name
+/// (`arn:aws:sts::1:assumed-role/Role/session` → `arn:aws:sts::1:assumed-role/Role`): every
+/// session of a role is one subject. Other ARNs as they are.
+fn role_of(arn: &str) -> &str {
+    match arn.split_once(":assumed-role/") {
+        Some((_, rest)) => match rest.find('/') {
+            Some(i) => &arn[..arn.len() - rest.len() + i],
+            None => arn,
+        },
+        None => arn,
+    }
+}
+
+struct Group {
+    kind: SubjectKind,
+    access_key_id: String,
+    user_arn: String,
+    evidence: Evidence,
+}
+
+/// Runs the Sigma rules over the event stream.
+pub struct SigmaDetector {
+    engine: Arc<SigmaEngine>,
+    options: DetectorOptions,
+    windows: Vec<Window>,
+    /// Open groups by (hour start, rule index, subject). Subjects are compact strings: an access
+    /// key id is stored inline, without an allocation per matched event.
+    groups: BTreeMap<(Timestamp, usize, Str), Group>,
+    ready: Vec<Alert>,
+    hits: Vec<usize>,
+}
+
+impl SigmaDetector {
+    /// A detector over the compiled rules.
+    pub fn new(engine: Arc<SigmaEngine>, options: DetectorOptions) -> Self {
+        let windows = engine.rules().iter().map(|_| Window::default()).collect();
+        Self {
+            engine,
+            options,
+            windows,
+            groups: BTreeMap::new(),
+            ready: Vec::new(),
+            hits: Vec::new(),
+        }
+    }
+
+    /// The compiled rules.
+    pub fn engine(&self) -> &Arc<SigmaEngine> {
+        &self.engine
+    }
+
+    fn add(&mut self, rule: usize, e: &Event) {
+        let bucket = self.options.bucket.nanos().max(1);
+        let hour = e.time.div_euclid(bucket) * bucket;
+        let (kind, who) = subject(e);
+        let g = self
+            .groups
+            .entry((hour, rule, Str::from(who)))
+            .or_insert_with(|| Group {
+                kind,
+                access_key_id: e.user.access_key_id.to_string(),
+                user_arn: String::new(),
+                evidence: Evidence::default(),
+            });
+        if g.user_arn.is_empty() {
+            g.user_arn = e.user.arn.to_string();
+        }
+        if g.access_key_id.is_empty() {
+            g.access_key_id = e.user.access_key_id.to_string();
+        }
+        g.evidence.add(e);
+    }
+
+    fn close_until(&mut self, limit: Timestamp) {
+        while let Some(entry) = self.groups.first_entry() {
+            if entry.key().0 >= limit {
+                break;
+            }
+            let ((hour, rule, who), g) = entry.remove_entry();
+            let alert = alert(
+                &self.engine.rules()[rule],
+                hour,
+                self.options.bucket,
+                &who,
+                g,
+            );
+            self.ready.push(alert);
+        }
+    }
+}
+
+impl Detector for SigmaDetector {
+    fn id(&self) -> &'static str {
+        "sigma"
+    }
+
+    fn observe(&mut self, e: &Event) {
+        let bucket = self.options.bucket.nanos().max(1);
+        self.close_until(e.time.div_euclid(bucket) * bucket - self.options.grace.nanos());
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        self.engine.matches(e, &mut hits);
+        for &i in &hits {
+            let engine = Arc::clone(&self.engine);
+            let rule = &engine.rules()[i];
+            match &rule.aggregation {
+                None => self.add(i, e),
+                Some(agg) => {
+                    let view = engine.view(e);
+                    let group = agg.group_by.as_deref().and_then(|f| view.get(f));
+                    let value = agg.count_field.as_deref().and_then(|f| view.get(f));
+                    for reported in self.windows[i].push(agg, group, value, e) {
+                        self.add(i, &reported);
+                    }
+                }
+            }
+        }
+        self.hits = hits;
+    }
+
+    fn drain(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn finish(&mut self) -> Vec<Alert> {
+        self.close_until(Timestamp::MAX);
+        let mut out = std::mem::take(&mut self.ready);
+        out.sort_by(|a, b| (a.time, &a.rule_id, &a.id).cmp(&(b.time, &b.rule_id, &b.id)));
+        out
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The alert of one group.
+fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Alert {
+    let rule_id = rule.alert_rule_id();
+    let hour_text = format_rfc3339(hour);
+    let n = g.evidence.count();
+    let severity = rule.level.severity();
+    let subject = match g.kind {
+        SubjectKind::AccessKey => format!("Access key {who}"),
+        SubjectKind::Arn => format!("Principal {who}"),
+        SubjectKind::Principal => format!("Principal id {who}"),
+        SubjectKind::Account => format!("Account {who}"),
+    };
+    let author = if rule.author.is_empty() {
+        "unknown author".to_owned()
+    } else {
+        rule.author.clone()
+    };
+    let aggregated = rule.aggregation.as_ref().map(|a| {
+        json!({
+            "count_field": a.count_field,
+            "group_by": a.group_by,
+            "op": match a.op { crate::aggregation::Op::Gt => ">", crate::aggregation::Op::Ge => ">=" },
+            "threshold": a.threshold,
+            "timeframe": Span::from_nanos(a.timeframe).to_string(),
+        })
+    });
+    let why = format!(
+        "{subject} matched the Sigma rule \"{}\" ({}, by {author}) with {n} event{} in the {} from {hour_text}.",
+        rule.title,
+        rule.level,
+        plural(n),
+        if bucket == Span::hours(1) {
+            "hour".to_owned()
+        } else {
+            format!("{bucket} bucket")
+        },
+    );
+    let who_text = if g.user_arn.is_empty() {
+        who.to_owned()
+    } else {
+        g.user_arn.clone()
+    };
+    let mut remedy =
+        format!("Confirm with the owner of {who_text} that these calls were theirs and expected.");
+    if !rule.falsepositives.is_empty() {
+        remedy.push_str(" Known false positives of this rule: ");
+        remedy.push_str(&rule.falsepositives.join("; "));
+        if !remedy.ends_with('.') {
+            remedy.push('.');
+        }
+    }
+    match AccessKeyKind::of(&g.access_key_id) {
+        AccessKeyKind::LongTerm => {
+            remedy.push_str(" If they were not, deactivate the key: ");
+            remedy.push_str(&remediation(&g.access_key_id, &g.user_arn));
+        }
+        AccessKeyKind::Temporary => remedy.push_str(
+            " If they were not, revoke the role's active sessions and find the credential that obtained this temporary key.",
+        ),
+        AccessKeyKind::Other => remedy.push_str(
+            " If they were not, rotate the principal's credentials (console password, keys) and review its recent activity.",
+        ),
+    }
+    let details = json!({
+        "sigma": {
+            "id": rule.id,
+            "title": rule.title,
+            "author": rule.author,
+            "level": rule.level,
+            "status": rule.status,
+            "file": rule.file,
+            "license": "Detection Rule License (DRL) 1.1",
+            "description": rule.description,
+            "references": rule.references,
+            "tags": rule.tags,
+            "falsepositives": rule.falsepositives,
+        },
+        "group_by": g.kind.as_str(),
+        "group_key": who,
+        "bucket": bucket.to_string(),
+        "bucket_start": hour_text,
+        "aggregation": aggregated,
+        "max_event_ids": MAX_EVENT_IDS,
+    });
+    let mut a = Alert {
+        id: alert_id(&rule_id, &[who, &hour_text]),
+        rule_id,
+        rule_name: rule.title.clone(),
+        severity,
+        risk_score: severity.risk_score(),
+        access_key_id: g.access_key_id,
+        user_arn: g.user_arn,
+        time: hour,
+        first_seen: hour,
+        last_seen: hour,
+        source_ips: Vec::new(),
+        countries: Vec::new(),
+        user_agents: Vec::new(),
+        event_names: Vec::new(),
+        event_ids: Vec::new(),
+        count: 0,
+        mitre: rule.techniques(),
+        remediation: remedy,
+        why,
+        details,
+    };
+    g.evidence.write_to(&mut a);
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleSet;
+    use trailhound_model::{HOUR, SECOND};
+
+    const RULE: &str = "title: Test rule\nid: r-1\nauthor: Jane Doe\nlogsource:\n  product: aws\n  service: cloudtrail\nlevel: medium\ntags:\n  - attack.persistence\n  - attack.t1098\nfalsepositives:\n  - Admins\ndetection:\n  s:\n    eventName: CreateUser\n  condition: s\n";
+
+    fn detector(text: &str) -> SigmaDetector {
+        let mut set = RuleSet::default();
+        set.add("t.yml", text);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        SigmaDetector::new(
+            Arc::new(SigmaEngine::new(set.rules)),
+            DetectorOptions::default(),
+        )
+    }
+
+    fn ev(t: i64, id: &str, name: &str, key: &str) -> Event {
+        let mut e = Event {
+            time: t,
+            event_id: id.into(),
+            event_name: name.into(),
+            source_ip: "203.0.113.9".into(),
+            ..Event::default()
+        };
+        e.user.access_key_id = key.into();
+        e.user.arn = "arn:aws:iam::123456789012:user/bob".into();
+        e
+    }
+
+    #[test]
+    fn one_alert_per_rule_subject_and_hour() {
+        let mut d = detector(RULE);
+        let h = 1_700_000_000 / 3600 * 3600 * SECOND;
+        d.observe(&ev(
+            h + 10 * SECOND,
+            "e1",
+            "CreateUser",
+            "AKIAAAAAAAAAAAAAAAAA",
+        ));
+        d.observe(&ev(
+            h + 20 * SECOND,
+            "e2",
+            "CreateUser",
+            "AKIAAAAAAAAAAAAAAAAA",
+        ));
+        d.observe(&ev(
+            h + 30 * SECOND,
+            "e3",
+            "ListUsers",
+            "AKIAAAAAAAAAAAAAAAAA",
+        ));
+        d.observe(&ev(
+            h + 40 * SECOND,
+            "e4",
+            "CreateUser",
+            "AKIABBBBBBBBBBBBBBBB",
+        ));
+        d.observe(&ev(
+            h + HOUR + SECOND,
+            "e5",
+            "CreateUser",
+            "AKIAAAAAAAAAAAAAAAAA",
+        ));
+        // Two hours and the grace later, the first hour is final.
+        d.observe(&ev(
+            h + 2 * HOUR + SECOND,
+            "e6",
+            "ListUsers",
+            "AKIAAAAAAAAAAAAAAAAA",
+        ));
+        let early = d.drain();
+        assert_eq!(early.len(), 2);
+        let mut all = early;
+        all.extend(d.finish());
+        let summary: Vec<(String, u64, Vec<String>)> = all
+            .iter()
+            .map(|a| (a.access_key_id.clone(), a.count, a.event_ids.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "AKIAAAAAAAAAAAAAAAAA".into(),
+                    2,
+                    vec!["e1".into(), "e2".into()]
+                ),
+                ("AKIABBBBBBBBBBBBBBBB".into(), 1, vec!["e4".into()]),
+                ("AKIAAAAAAAAAAAAAAAAA".into(), 1, vec!["e5".into()]),
+            ]
+        );
+        let a = &all[0];
+        assert_eq!(a.rule_id, "sigma-r-1");
+        assert_eq!(a.rule_name, "Test rule");
+        assert_eq!((a.severity.as_str(), a.risk_score), ("medium", 47));
+        assert_eq!(a.time, h);
+        assert_eq!(a.mitre, ["T1098"]);
+        assert_eq!(a.details["sigma"]["author"], "Jane Doe");
+        assert_eq!(a.details["sigma"]["tags"][0], "attack.persistence");
+        assert!(a.why.contains("by Jane Doe"), "{}", a.why);
+        assert!(
+            a.remediation
+                .contains("Known false positives of this rule: Admins.")
+        );
+        assert!(a.remediation.ends_with(
+            "aws iam update-access-key --access-key-id AKIAAAAAAAAAAAAAAAAA --status Inactive --user-name bob"
+        ));
+        assert_eq!(
+            a.id,
+            alert_id("sigma-r-1", &["AKIAAAAAAAAAAAAAAAAA", &format_rfc3339(h)])
+        );
+    }
+
+    #[test]
+    fn role_sessions_are_one_subject() {
+        assert_eq!(
+            role_of("arn:aws:sts::1:assumed-role/Admin/alice@example.com"),
+            "arn:aws:sts::1:assumed-role/Admin"
+        );
+        assert_eq!(
+            role_of("arn:aws:iam::1:user/bob"),
+            "arn:aws:iam::1:user/bob"
+        );
+        assert_eq!(
+            role_of("arn:aws:sts::1:assumed-role/x"),
+            "arn:aws:sts::1:assumed-role/x"
+        );
+    }
+
+    #[test]
+    fn the_bucket_is_configurable() {
+        let mut set = RuleSet::default();
+        set.add("t.yml", RULE);
+        let options = DetectorOptions {
+            bucket: Span::days(1),
+            ..DetectorOptions::default()
+        };
+        let mut d = SigmaDetector::new(Arc::new(SigmaEngine::new(set.rules)), options);
+        d.observe(&ev(0, "e1", "CreateUser", "AKIAAAAAAAAAAAAAAAAA"));
+        d.observe(&ev(5 * HOUR, "e2", "CreateUser", "AKIAAAAAAAAAAAAAAAAA"));
+        let a = d.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].count, 2);
+        assert!(a[0].why.contains("in the 1d bucket from"), "{}", a[0].why);
+    }
+
+    #[test]
+    fn events_without_a_key_group_by_arn() {
+        let mut d = detector(RULE);
+        d.observe(&ev(0, "e1", "CreateUser", ""));
+        let a = d.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].access_key_id, "");
+        assert_eq!(a[0].details["group_by"], "user_arn");
+        assert!(
+            a[0].why
+                .starts_with("Principal arn:aws:iam::123456789012:user/bob")
+        );
+        // Temporary keys (one per role session) group by the session's ARN too.
+        let mut d = detector(RULE);
+        d.observe(&ev(0, "e1", "CreateUser", "ASIAAAAAAAAAAAAAAAAA"));
+        d.observe(&ev(SECOND, "e2", "CreateUser", "ASIABBBBBBBBBBBBBBBB"));
+        let a = d.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].count, 2);
+        assert_eq!(a[0].access_key_id, "ASIAAAAAAAAAAAAAAAAA");
+        assert!(
+            a[0].remediation
+                .contains("revoke the role's active sessions")
+        );
+    }
+
+    #[test]
+    fn aggregated_rules_report_the_events_of_the_window() {
+        let text = RULE
+            .replace(
+                "condition: s",
+                "condition: s | count() by userIdentity.arn > 2",
+            )
+            .replace("level: medium", "level: high\ntimeframe: 10m");
+        let mut d = detector(&text);
+        for (t, id) in [(0, "a"), (60, "b"), (2000, "c"), (2060, "d"), (2100, "e")] {
+            d.observe(&ev(t * SECOND, id, "CreateUser", "AKIAAAAAAAAAAAAAAAAA"));
+        }
+        let a = d.finish();
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].event_ids, ["c", "d", "e"]);
+        assert_eq!(a[0].details["aggregation"]["timeframe"], "10m");
+        assert_eq!(a[0].severity.as_str(), "high");
+    }
+}

@@ -1,0 +1,201 @@
+//! CloudTrail from S3 or an S3-compatible server, through the `object_store` crate.
+//!
+//! `s3://bucket/prefix` names the objects under a prefix. Credentials, region and endpoint come
+//! from the usual `AWS_*` variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`;
+//! `AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for a local S3-compatible server).
+//!
+//! Listing follows CloudTrail's date layout (`AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/`):
+//! given a first day, it descends only into the day folders from that day on, so a watcher that
+//! polls a trail does not re-list years of keys each time.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+/// A calendar day, `(year, month, day)`.
+pub type Day = (u32, u32, u32);
+
+/// One bucket and prefix, with the client and the runtime its requests run on.
+pub struct S3Source {
+    store: AmazonS3,
+    bucket: String,
+    prefix: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for S3Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Source({})", self.url())
+    }
+}
+
+/// An object found by a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    /// The key within the bucket.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Splits `s3://bucket/prefix` into bucket and prefix (without leading or trailing `/`).
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+}
+
+impl S3Source {
+    /// A client for `url` (`s3://bucket/prefix`), configured from the environment.
+    pub fn open(url: &str) -> Result<Arc<Self>, String> {
+        let (bucket, prefix) =
+            parse_s3_url(url).ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
+        let store = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .build()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("trailhound-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("{url}: starting the S3 client: {e}"))?;
+        Ok(Arc::new(Self {
+            store,
+            bucket,
+            prefix,
+            runtime,
+        }))
+    }
+
+    /// `s3://bucket/prefix`.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// `s3://bucket/key` of an object.
+    pub fn object_url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// Every object under the prefix, skipping date folders (`YYYY/MM/DD`) before `from`.
+    pub fn list(&self, from: Option<Day>) -> Result<Vec<S3Object>, String> {
+        self.runtime.block_on(async {
+            let mut out = Vec::new();
+            let root = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+            match from {
+                None => {
+                    let mut listing = self.store.list(root.as_ref());
+                    while let Some(meta) = listing.next().await {
+                        let meta = meta.map_err(|e| format!("listing {}: {e}", self.url()))?;
+                        out.push(S3Object {
+                            key: meta.location.to_string(),
+                            size: meta.size,
+                        });
+                    }
+                }
+                Some(day) => {
+                    // Depth-first over "folders", pruning date folders before `day`.
+                    let mut stack = vec![(root, Vec::<u32>::new())];
+                    while let Some((dir, date)) = stack.pop() {
+                        let listing = self
+                            .store
+                            .list_with_delimiter(dir.as_ref())
+                            .await
+                            .map_err(|e| format!("listing {}: {e}", self.url()))?;
+                        for meta in listing.objects {
+                            out.push(S3Object {
+                                key: meta.location.to_string(),
+                                size: meta.size,
+                            });
+                        }
+                        for sub in listing.common_prefixes {
+                            let name = sub.filename().unwrap_or_default();
+                            let date = date_step(&date, name);
+                            if !before(&date, day) {
+                                stack.push((Some(sub), date));
+                            }
+                        }
+                    }
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+    }
+
+    /// The bytes of one object.
+    pub fn get(&self, key: &str) -> std::io::Result<Vec<u8>> {
+        self.runtime.block_on(async {
+            let got = self
+                .store
+                .get(&ObjectPath::from(key))
+                .await
+                .map_err(std::io::Error::other)?;
+            Ok(got.bytes().await.map_err(std::io::Error::other)?.to_vec())
+        })
+    }
+}
+
+/// The date parts after descending into folder `name` from a folder with parts `date`: a
+/// four-digit name starts a date (year), two-digit names extend it (month, day); anything else
+/// ends it.
+fn date_step(date: &[u32], name: &str) -> Vec<u32> {
+    let digits = name.bytes().all(|b| b.is_ascii_digit());
+    match (date.len(), name.len()) {
+        (0, 4) if digits => vec![name.parse().unwrap_or(0)],
+        (1 | 2, 2) if digits => {
+            let mut d = date.to_vec();
+            d.push(name.parse().unwrap_or(0));
+            d
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// True when the partial date `parts` (year, then month, then day) lies wholly before `day`.
+fn before(parts: &[u32], day: Day) -> bool {
+    let bound = [day.0, day.1, day.2];
+    !parts.is_empty() && parts < &bound[..parts.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_s3_url("s3://trail/AWSLogs/1/"),
+            Some(("trail".into(), "AWSLogs/1".into()))
+        );
+        assert_eq!(
+            parse_s3_url("s3://trail"),
+            Some(("trail".into(), String::new()))
+        );
+        assert_eq!(parse_s3_url("s3:///x"), None);
+        assert_eq!(parse_s3_url("/data"), None);
+    }
+
+    #[test]
+    fn date_folders_before_the_first_day_are_pruned() {
+        let d = date_step(&[], "2026");
+        assert_eq!(d, vec![2026]);
+        assert!(!before(&d, (2026, 1, 3)));
+        assert!(before(&d, (2027, 1, 1)));
+        let m = date_step(&d, "01");
+        assert!(!before(&m, (2026, 1, 3)));
+        assert!(before(&date_step(&d, "12"), (2027, 1, 1)));
+        assert!(before(&date_step(&m, "02"), (2026, 1, 3)));
+        assert!(!before(&date_step(&m, "03"), (2026, 1, 3)));
+        assert!(!before(&date_step(&m, "04"), (2026, 1, 3)));
+        // Not a date: an account id, a region, a five-digit folder.
+        assert!(date_step(&[], "405689753614").is_empty());
+        assert!(date_step(&m, "us-east-1").is_empty());
+        assert!(date_step(&[], "20260").is_empty());
+        assert!(!before(&[], (2026, 1, 3)));
+    }
+}
