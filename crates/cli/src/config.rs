@@ -133,18 +133,7 @@ impl Config {
 
     /// The line of `key = ...` inside `[rules.<rule>]`.
     fn line_in_section(&self, rule: &str, key: &str) -> Option<usize> {
-        let start = self.line_of(&format!("[rules.{rule}]"))?;
-        self.text
-            .lines()
-            .enumerate()
-            .skip(start)
-            .take_while(|(_, l)| !l.trim_start().starts_with('['))
-            .find(|(_, l)| {
-                l.trim_start()
-                    .strip_prefix(key)
-                    .is_some_and(|r| r.trim_start().starts_with('='))
-            })
-            .map(|(i, _)| i + 1)
+        self.line_in_table(&format!("rules.{rule}"), key)
     }
 }
 

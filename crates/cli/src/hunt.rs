@@ -14,7 +14,7 @@ use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
 use trailhound_source::{Message, ReadOptions, discover, read};
-use trailhound_store::{AlertStore, Outcome, Status};
+use trailhound_store::{AlertStore, Outcome, Status, Upserted};
 
 use crate::config::Config;
 use crate::output::{Format, write_jsonl, write_table};
@@ -268,22 +268,10 @@ fn store_and_correlate(
     alerts: Vec<Alert>,
     params: &correlation::Params,
 ) -> Result<(Reported, String)> {
-    let path = store.location();
-    let events = store
-        .upsert_alerts(&alerts)
-        .with_context(|| format!("writing alerts to {path}"))?;
-    let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
-    let open = store.open_alerts()?;
-    let d5: Vec<Alert> = correlation::correlate(params, &open)
-        .into_iter()
-        .filter(|a| involves(a, &run_ids))
-        .collect();
-    let higher = store
-        .upsert_alerts(&d5)
-        .with_context(|| format!("writing alerts to {path}"))?;
+    let stored = upsert_and_correlate(store, alerts, params)?;
     let (mut new, mut known, mut updated) = (0, 0, 0);
     let mut by_status = [0u64; 3];
-    for item in events.items.iter().chain(&higher.items) {
+    for (_, item) in &stored {
         match item.outcome {
             Outcome::Inserted => new += 1,
             Outcome::Updated => {
@@ -298,20 +286,49 @@ fn store_and_correlate(
             .unwrap_or(0)] += 1;
     }
     let line = format!(
-        "store {path}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed",
-        by_status[0], by_status[1], by_status[2]
+        "store {}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed",
+        store.location(),
+        by_status[0],
+        by_status[1],
+        by_status[2]
     );
-    let out = alerts
+    let out = stored
         .into_iter()
-        .zip(events.items)
-        .chain(d5.into_iter().zip(higher.items))
         .map(|(a, item)| (a, item.status.as_str().to_owned()))
         .collect();
     Ok((out, line))
 }
 
+/// Stores `alerts`, then runs D5 over the store's open alerts and stores the correlated alerts
+/// that involve one of `alerts`. Returns every alert stored (`alerts`, then D5's) with what the
+/// upsert did to it. Shared by `hunt` and `watch`.
+pub(crate) fn upsert_and_correlate(
+    store: &mut dyn AlertStore,
+    alerts: Vec<Alert>,
+    params: &correlation::Params,
+) -> Result<Vec<(Alert, Upserted)>> {
+    let path = store.location();
+    let events = store
+        .upsert_alerts(&alerts)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let open = store.open_alerts()?;
+    let d5: Vec<Alert> = correlation::correlate(params, &open)
+        .into_iter()
+        .filter(|a| involves(a, &run_ids))
+        .collect();
+    let higher = store
+        .upsert_alerts(&d5)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    Ok(alerts
+        .into_iter()
+        .zip(events.items)
+        .chain(d5.into_iter().zip(higher.items))
+        .collect())
+}
+
 /// True when a D5 alert lists one of `ids` as a first-seen alert or a sibling.
-pub(crate) fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
+fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
     ["first_seen_alerts", "siblings"].iter().any(|k| {
         d5.details[*k].as_array().is_some_and(|v| {
             v.iter()
@@ -321,7 +338,7 @@ pub(crate) fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
 }
 
 /// Now, as a timestamp.
-fn now() -> trailhound_model::Timestamp {
+pub(crate) fn now() -> trailhound_model::Timestamp {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i64)

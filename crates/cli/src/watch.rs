@@ -14,7 +14,7 @@
 //! is stored twice. SIGINT/SIGTERM stop it cleanly: the rules are finished (pending alerts
 //! flushed) before it exits, like the end of a `hunt`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,7 +28,8 @@ use trailhound_detect::{Alert, Detector, correlation};
 use trailhound_geo::{GeoCache, GeoIp};
 use trailhound_model::{DAY, Event, ExtraFields, HOUR, Timestamp};
 use trailhound_source::{
-    InputFile, Message, Origin, ReadOptions, S3Source, discover, discover_s3, read,
+    InputFile, Message, Origin, ReadOptions, S3Source, discover, discover_s3, in_reading_order,
+    read,
 };
 use trailhound_store::{Outcome, WatchStore, WatchedFile};
 
@@ -139,7 +140,6 @@ pub fn run(args: WatchArgs) -> Result<()> {
         notifier: &notifier,
         done: HashMap::new(),
         held: Vec::new(),
-        trust_from: None,
     };
     log(&format!(
         "started (pid {}): {}",
@@ -190,9 +190,6 @@ struct Watcher<'a> {
     /// Decoded events not yet handed to the rules: those within the reading slack of the newest
     /// delivery time, which a file delivered next may still precede (as `hunt` orders them).
     held: Vec<Event>,
-    /// During a replay that left out older files: alerts about times before this were computed
-    /// without their full history and are discarded.
-    trust_from: Option<Timestamp>,
 }
 
 impl Watcher<'_> {
@@ -221,13 +218,14 @@ impl Watcher<'_> {
             .collect();
         if !again.is_empty() {
             let n = again.len();
-            if n < self.done.len() {
-                // Older files were left out: the rules' look-back is only complete after LOOKBACK.
-                let start = again.iter().filter_map(|f| f.delivery_time).min();
-                self.trust_from = start.map(|t| t + LOOKBACK);
-            }
+            // When older files were left out, the rules' look-back is only complete LOOKBACK
+            // after the first replayed delivery: alerts about earlier times are discarded.
+            let trust_from = (n < self.done.len())
+                .then(|| again.iter().filter_map(|f| f.delivery_time).min())
+                .flatten()
+                .map(|t| t + LOOKBACK);
             let (events, mut alerts) = self.read_and_detect(again);
-            if let Some(from) = self.trust_from.take() {
+            if let Some(from) = trust_from {
                 alerts.retain(|a| a.time >= from);
             }
             let new = self.store_alerts(alerts)?;
@@ -251,22 +249,15 @@ impl Watcher<'_> {
     /// The files of every root, in reading order; S3 date folders before `from` are not listed.
     fn list(&self, from: Option<Timestamp>) -> Vec<InputFile> {
         let mut found = discover(&self.roots);
-        let day = from.map(|t| {
-            let date = trailhound_model::format_rfc3339(t);
-            let n = |r: std::ops::Range<usize>| date[r].parse().unwrap_or(0);
-            (n(0..4), n(5..7), n(8..10))
-        });
         for source in &self.s3 {
-            let more = discover_s3(source, day);
+            let more = discover_s3(source, from);
             found.files.extend(more.files);
             found.unreadable.extend(more.unreadable);
         }
         for (path, why) in &found.unreadable {
             eprintln!("trailhound: cannot read {}: {why}", path.display());
         }
-        found
-            .files
-            .sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
+        in_reading_order(&mut found.files);
         found.files
     }
 
@@ -387,20 +378,10 @@ impl Watcher<'_> {
         if alerts.is_empty() {
             return Ok(0);
         }
-        let summary = self.store.upsert_alerts(&alerts)?;
-        let ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
-        let d5: Vec<Alert> = correlation::correlate(&self.d5, &self.store.open_alerts()?)
-            .into_iter()
-            .filter(|a| crate::hunt::involves(a, &ids))
-            .collect();
-        let higher = self.store.upsert_alerts(&d5)?;
+        let stored = crate::hunt::upsert_and_correlate(&mut *self.store, alerts, &self.d5)?;
         let mut out = std::io::stdout().lock();
         let mut new = 0;
-        for (alert, item) in alerts
-            .iter()
-            .zip(&summary.items)
-            .chain(d5.iter().zip(&higher.items))
-        {
+        for (alert, item) in &stored {
             if item.outcome == Outcome::Inserted {
                 new += 1;
                 self.notifier.send(alert);
@@ -420,11 +401,7 @@ fn key(f: &InputFile) -> String {
 
 /// One progress line on standard error, with the wall-clock time.
 fn log(line: &str) {
-    let now = trailhound_model::format_rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64),
-    );
+    let now = trailhound_model::format_rfc3339(crate::hunt::now());
     eprintln!("{now} watch: {line}");
 }
 

@@ -7,7 +7,9 @@
 //! `tests/browser` when its `node_modules` is missing. Set `TRAILHOUND_SKIP_BROWSER=1` to skip on
 //! a machine without them (CI installs both and never skips).
 
-use std::path::Path;
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::process::Command as Process;
 
 use assert_cmd::Command;
@@ -21,24 +23,9 @@ const CRAFTED: &str = r#"{"Records":[
 
 #[test]
 fn html_report_renders_in_chromium_and_runs_nothing_from_the_logs() {
-    if std::env::var_os("TRAILHOUND_SKIP_BROWSER").is_some() {
-        eprintln!("TRAILHOUND_SKIP_BROWSER is set: browser test skipped");
+    let Some(root) = browser::ready() else {
         return;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "no /usr/bin/chromium: apt-get install -y chromium (or TRAILHOUND_SKIP_BROWSER=1)"
-    );
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        let ok = Process::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&browser_dir)
-            .status()
-            .expect("npm");
-        assert!(ok.success(), "npm ci in tests/browser failed");
-    }
+    };
 
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

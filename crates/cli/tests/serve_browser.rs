@@ -8,9 +8,12 @@
 //! The browser test needs `/usr/bin/chromium` and Node.js (`npm ci` runs in `tests/browser` when
 //! `node_modules` is missing); `TRAILHOUND_SKIP_BROWSER=1` skips it (only it).
 
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -276,30 +279,11 @@ fn serve_refuses_a_missing_store() {
     assert!(!missing.exists(), "serve must not create a store");
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn web_ui_in_chromium_closes_an_alert_and_runs_nothing_from_the_logs() {
-    if std::env::var_os("TRAILHOUND_SKIP_BROWSER").is_some() {
-        eprintln!("TRAILHOUND_SKIP_BROWSER is set: browser test skipped");
+    let Some(root) = browser::ready() else {
         return;
-    }
-    let root = root();
-    let browser_dir = root.join("tests/browser");
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "no /usr/bin/chromium: apt-get install -y chromium (or TRAILHOUND_SKIP_BROWSER=1)"
-    );
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        let ok = Process::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&browser_dir)
-            .status()
-            .expect("npm");
-        assert!(ok.success(), "npm ci in tests/browser failed");
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let generated = Command::cargo_bin("trailhound")

@@ -9,7 +9,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 mod time;
-pub use time::{DAY, HOUR, SECOND, TimeError, Timestamp, format_rfc3339, parse_rfc3339};
+pub use time::{DAY, HOUR, SECOND, TimeError, Timestamp, format_rfc3339, parse_rfc3339, utc_date};
 
 /// A compact string: inline up to 24 bytes, heap-allocated beyond.
 pub type Str = CompactString;

@@ -97,6 +97,13 @@ fn parse_cloudtrail_form(b: &[u8]) -> Option<Timestamp> {
     Some(((days * 24 + hour) * 60 + minute) * 60 * SECOND + second * SECOND)
 }
 
+/// The UTC calendar date of a [`Timestamp`] as `(year, month, day)`.
+pub fn utc_date(t: Timestamp) -> (i32, u32, u32) {
+    use chrono::Datelike;
+    let d = DateTime::<Utc>::from_timestamp_nanos(t).date_naive();
+    (d.year(), d.month(), d.day())
+}
+
 /// Formats a [`Timestamp`] as RFC 3339 UTC (`2023-07-10T12:15:31Z`, fractional digits only when
 /// needed).
 pub fn format_rfc3339(t: Timestamp) -> String {
@@ -150,6 +157,16 @@ mod tests {
             parse_rfc3339("2000-02-29T12:00:00Z"),
             Ok(951_825_600 * SECOND)
         );
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc_date(0), (1970, 1, 1));
+        assert_eq!(
+            utc_date(parse_rfc3339("2024-02-29T23:59:59Z").unwrap()),
+            (2024, 2, 29)
+        );
+        assert_eq!(utc_date(-1), (1969, 12, 31));
     }
 
     #[test]

@@ -145,24 +145,28 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
             }
         }
     }
-    d.files
-        .sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
-    d.files.dedup_by(|a, b| a.path == b.path);
+    in_reading_order(&mut d.files);
     d
+}
+
+/// Sorts files into reading order (delivery time, then path; files without a time first) and
+/// drops repeats of a path.
+pub fn in_reading_order(files: &mut Vec<InputFile>) {
+    files.sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
+    files.dedup_by(|a, b| a.path == b.path);
 }
 
 /// Lists the CloudTrail objects of an S3 source, descending only into date folders from `from`
 /// on (see [`s3`]); files come in reading order, as from [`discover`].
-pub fn discover_s3(source: &std::sync::Arc<S3Source>, from: Option<s3::Day>) -> Discovery {
+pub fn discover_s3(source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) -> Discovery {
     let mut d = Discovery::default();
     d.push_s3(source, from);
-    d.files
-        .sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
+    in_reading_order(&mut d.files);
     d
 }
 
 impl Discovery {
-    fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, from: Option<s3::Day>) {
+    fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) {
         match source.list(from) {
             Err(why) => self.unreadable.push((PathBuf::from(source.url()), why)),
             Ok(objects) => {

@@ -14,9 +14,10 @@ use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
+use trailhound_model::{Timestamp, utc_date};
 
 /// A calendar day, `(year, month, day)`.
-pub type Day = (u32, u32, u32);
+type Day = (u32, u32, u32);
 
 /// One bucket and prefix, with the client and the runtime its requests run on.
 pub struct S3Source {
@@ -81,8 +82,13 @@ impl S3Source {
         format!("s3://{}/{key}", self.bucket)
     }
 
-    /// Every object under the prefix, skipping date folders (`YYYY/MM/DD`) before `from`.
-    pub fn list(&self, from: Option<Day>) -> Result<Vec<S3Object>, String> {
+    /// Every object under the prefix, skipping date folders (`YYYY/MM/DD`) of days before the
+    /// UTC day of `from`.
+    pub fn list(&self, from: Option<Timestamp>) -> Result<Vec<S3Object>, String> {
+        let from: Option<Day> = from.map(|t| {
+            let (y, m, d) = utc_date(t);
+            (y.max(0) as u32, m, d)
+        });
         self.runtime.block_on(async {
             let mut out = Vec::new();
             let root = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));

@@ -302,7 +302,13 @@ pub trait AlertStore {
     ) -> Result<StoredAlert, StoreError>;
 
     /// Every open alert, ordered by time: the input of the higher-order rule (D5).
-    fn open_alerts(&self) -> Result<Vec<Alert>, StoreError>;
+    fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let filter = AlertFilter {
+            status: Some(Status::Open),
+            ..AlertFilter::default()
+        };
+        Ok(self.list(&filter)?.into_iter().map(|s| s.alert).collect())
+    }
 
     /// The status changes of an alert, oldest first.
     fn history(&self, id: &str) -> Result<Vec<StatusChange>, StoreError>;
@@ -432,6 +438,32 @@ pub fn default_path_from(env: impl Fn(&str) -> Option<OsString>) -> Option<PathB
         return Some(h.join(".local/share/trailhound/alerts.db"));
     }
     var("APPDATA").map(|p| p.join("trailhound").join("alerts.db"))
+}
+
+/// The checks every backend's `set_status` makes before touching the store: `by` trimmed and
+/// not empty, an empty `reason` taken as none.
+pub(crate) fn status_change_actor<'a>(
+    by: &'a str,
+    reason: Option<&'a str>,
+) -> Result<(&'a str, Option<&'a str>), StoreError> {
+    let by = by.trim();
+    if by.is_empty() {
+        return Err(StoreError::NoActor);
+    }
+    Ok((by, reason.map(str::trim).filter(|r| !r.is_empty())))
+}
+
+/// Refuses a transition [`Status::can_become`] does not allow.
+pub(crate) fn check_transition(id: &str, from: Status, to: Status) -> Result<(), StoreError> {
+    if from.can_become(to) {
+        Ok(())
+    } else {
+        Err(StoreError::Transition {
+            id: id.to_owned(),
+            from,
+            to,
+        })
+    }
 }
 
 /// The current time as a [`Timestamp`].

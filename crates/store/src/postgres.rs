@@ -35,7 +35,7 @@ use trailhound_detect::Alert;
 
 use crate::{
     AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
-    UpsertSummary, Upserted, WatchedFile, now,
+    UpsertSummary, Upserted, WatchedFile, check_transition, now, status_change_actor,
 };
 
 /// The schema migrations, in order: `trailhound_migrations` lists the versions applied.
@@ -704,11 +704,7 @@ impl AlertStore for PostgresStore {
         by: &str,
         reason: Option<&str>,
     ) -> Result<StoredAlert, StoreError> {
-        let by = by.trim();
-        if by.is_empty() {
-            return Err(StoreError::NoActor);
-        }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let (by, reason) = status_change_actor(by, reason)?;
         let client = self
             .client
             .get_mut()
@@ -724,13 +720,7 @@ impl AlertStore for PostgresStore {
             Some(r) => status_of(r.try_get(0)?)?,
             None => return Err(StoreError::NotFound(id.to_owned())),
         };
-        if !from.can_become(status) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from,
-                to: status,
-            });
-        }
+        check_transition(id, from, status)?;
         // Taken under the lock, so the audit trail's times follow its order.
         let at = now();
         let row = tx.query_one(
@@ -751,14 +741,6 @@ impl AlertStore for PostgresStore {
         let stored = stored_alert(&row)?;
         tx.commit()?;
         Ok(stored)
-    }
-
-    fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        let filter = AlertFilter {
-            status: Some(Status::Open),
-            ..AlertFilter::default()
-        };
-        Ok(self.list(&filter)?.into_iter().map(|s| s.alert).collect())
     }
 
     fn history(&self, id: &str) -> Result<Vec<StatusChange>, StoreError> {

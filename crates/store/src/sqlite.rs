@@ -20,7 +20,7 @@ use trailhound_model::Timestamp;
 
 use crate::{
     AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
-    UpsertSummary, Upserted, WatchedFile, now,
+    UpsertSummary, Upserted, WatchedFile, check_transition, now, status_change_actor,
 };
 
 /// `PRAGMA application_id` of a Trailhound store: `THND` in ASCII.
@@ -397,11 +397,7 @@ impl AlertStore for SqliteStore {
         by: &str,
         reason: Option<&str>,
     ) -> Result<StoredAlert, StoreError> {
-        let by = by.trim();
-        if by.is_empty() {
-            return Err(StoreError::NoActor);
-        }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let (by, reason) = status_change_actor(by, reason)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -413,13 +409,7 @@ impl AlertStore for SqliteStore {
             })
             .optional()?;
         let from = status_of(&current.ok_or_else(|| StoreError::NotFound(id.to_owned()))?)?;
-        if !from.can_become(status) {
-            return Err(StoreError::Transition {
-                id: id.to_owned(),
-                from,
-                to: status,
-            });
-        }
+        check_transition(id, from, status)?;
         tx.execute(
             "UPDATE alerts SET status = ?2, status_by = ?3, status_at = ?4, status_reason = ?5,
                  updated_at = ?4
@@ -440,14 +430,6 @@ impl AlertStore for SqliteStore {
         )?;
         tx.commit()?;
         Ok(stored)
-    }
-
-    fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        let filter = AlertFilter {
-            status: Some(Status::Open),
-            ..AlertFilter::default()
-        };
-        Ok(self.list(&filter)?.into_iter().map(|s| s.alert).collect())
     }
 
     fn history(&self, id: &str) -> Result<Vec<StatusChange>, StoreError> {
