@@ -14,6 +14,7 @@ use serde::de::IgnoredAny;
 use trailhound_model::{Event, ExtraFields};
 
 mod record;
+pub use record::extra_value;
 use record::{Context, Document, DocumentSeed, ExtraPlan, RawRecord, RecordSeed};
 
 /// At most this many issues per file are kept with their location; all are counted.
@@ -141,26 +142,50 @@ impl Decoded {
 /// Decodes the raw bytes of one file (gzipped or not); `file` is recorded in each event's
 /// provenance.
 pub fn decode(raw: &[u8], file: u32) -> Decoded {
-    decode_with(raw, file, &ExtraFields::default())
+    Decoder::default().decode(raw, file)
 }
 
-/// [`decode`], also capturing the `extra` record paths into each event's [`Event::extra`].
+/// [`decode`], also capturing the `extra` record paths into each event's [`Event::extra`]. To
+/// decode many files, build one [`Decoder`] instead.
 pub fn decode_with(raw: &[u8], file: u32, extra: &ExtraFields) -> Decoded {
-    let plan = ExtraPlan::new(extra);
-    let identity_plan = plan.identity();
-    let cx = Context {
-        file,
-        plan: &plan,
-        identity_plan: &identity_plan,
-    };
-    let mut out = Decoded::default();
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let text = gunzip(raw, &mut out);
-        decode_json(&text, &cx, &mut out);
-    } else {
-        decode_json(raw, &cx, &mut out);
+    Decoder::new(extra).decode(raw, file)
+}
+
+/// A decoder for a run's [`ExtraFields`], prepared once and shared by every file (and thread).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    plan: ExtraPlan,
+    identity_plan: ExtraPlan,
+}
+
+impl Decoder {
+    /// A decoder that captures the `extra` record paths into each event's [`Event::extra`].
+    pub fn new(extra: &ExtraFields) -> Self {
+        let plan = ExtraPlan::new(extra);
+        let identity_plan = plan.identity();
+        Self {
+            plan,
+            identity_plan,
+        }
     }
-    out
+
+    /// Decodes the raw bytes of one file (gzipped or not); `file` is recorded in each event's
+    /// provenance.
+    pub fn decode(&self, raw: &[u8], file: u32) -> Decoded {
+        let cx = Context {
+            file,
+            plan: &self.plan,
+            identity_plan: &self.identity_plan,
+        };
+        let mut out = Decoded::default();
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            let text = gunzip(raw, &mut out);
+            decode_json(&text, &cx, &mut out);
+        } else {
+            decode_json(raw, &cx, &mut out);
+        }
+        out
+    }
 }
 
 /// Decompresses a (possibly multi-member) gzip stream, keeping what precedes an error.

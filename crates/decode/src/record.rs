@@ -40,14 +40,17 @@ struct Capture {
 }
 
 impl ExtraPlan {
-    /// Splits each dotted path of `extra` at its first segment.
+    /// Splits each captured dotted path of `extra` at its first segment. Derived paths (below
+    /// another captured path, [`ExtraFields::derived`]) are left out: [`extra_value`] resolves
+    /// them from their source's text when asked.
     pub(crate) fn new(extra: &ExtraFields) -> Self {
         Self::from_paths(
             extra
                 .paths()
                 .iter()
                 .enumerate()
-                .map(|(id, p)| (id as u16, p.as_str())),
+                .map(|(id, p)| (id as u16, p.as_str()))
+                .filter(|(id, _)| extra.derived(*id).is_none()),
         )
     }
 
@@ -136,6 +139,25 @@ fn capture_below(raw: &str, paths: &[(&[String], u16)], out: &mut Vec<(u16, Str)
             return;
         }
     }
+}
+
+/// The value of extra field `id` of `event`: the captured text, or for a derived path the value
+/// its path selects in the captured text of its source object, by the same walk the decoder
+/// makes (a path through anything but an object selects nothing). The source, a record key, is
+/// walked as JSON text: were it a JSON string holding object text, it would be read as that
+/// object, but the record keys rules read below (`requestParameters`, `responseElements`,
+/// `additionalEventData`, …) are objects or null in CloudTrail's schema.
+pub fn extra_value<'e>(event: &'e Event, extra: &ExtraFields, id: u16) -> Option<Cow<'e, str>> {
+    let Some((source, rest)) = extra.derived(id) else {
+        return event.extra_field(id).map(Cow::Borrowed);
+    };
+    let text = event.extra_field(source)?;
+    let segments: Vec<String> = rest.split('.').map(str::to_owned).collect();
+    let mut out = Vec::new();
+    capture_below(text, &[(&segments, id)], &mut out);
+    out.into_iter()
+        .next()
+        .map(|(_, v)| Cow::Owned(v.into_string()))
 }
 
 /// A captured value as text: a string's content, the JSON text of anything else, nothing for

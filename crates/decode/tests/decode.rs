@@ -384,3 +384,55 @@ fn extra_fields_are_captured_in_every_format() {
     let d = decode(sigma_record(0).as_bytes(), 0);
     assert!(d.events[0].extra.is_empty());
 }
+
+/// A path below another captured path is not captured, but `extra_value` reads it from the
+/// enclosing object's text with the decoder's own walk: the same values as when it is captured.
+#[test]
+fn derived_extra_fields_read_like_captured_ones() {
+    use trailhound_decode::{decode_with, extra_value};
+    use trailhound_model::ExtraFields;
+    let below = [
+        "requestParameters.attribute",
+        "requestParameters.maxItems",
+        "requestParameters.nested",
+        "requestParameters.nested.a",
+        "requestParameters.gone",
+        "requestParameters.policy",
+        "requestParameters.policy.Effect",
+        "requestParameters.absent",
+        "requestParameters.attribute.x",
+    ];
+    let alone = ExtraFields::new(below);
+    let with_parent = ExtraFields::new(below.iter().copied().chain(["requestParameters"]));
+    let parent = with_parent.id("requestParameters").unwrap();
+    for i in 0..3 {
+        let text = sigma_record(i);
+        let a = &decode_with(text.as_bytes(), 0, &alone).events[0];
+        let b = &decode_with(text.as_bytes(), 0, &with_parent).events[0];
+        assert!(
+            b.extra.iter().all(|(id, _)| *id == parent),
+            "only the parent is captured: {:?}",
+            b.extra
+        );
+        for path in below {
+            let want = extra_value(a, &alone, alone.id(path).unwrap());
+            let got = extra_value(b, &with_parent, with_parent.id(path).unwrap());
+            assert_eq!(got, want, "record {i}: {path}");
+        }
+    }
+    let e = &decode_with(sigma_record(1).as_bytes(), 0, &with_parent).events[0];
+    let get = |p: &str| extra_value(e, &with_parent, with_parent.id(p).unwrap());
+    assert_eq!(
+        get("requestParameters.attribute").as_deref(),
+        Some("userData")
+    );
+    assert_eq!(
+        get("requestParameters.nested.a").as_deref(),
+        Some(r#"[1,2,{"b":"c"}]"#)
+    );
+    assert_eq!(
+        get("requestParameters.policy.Effect"),
+        None,
+        "a string is not walked"
+    );
+}

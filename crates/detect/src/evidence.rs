@@ -1,6 +1,6 @@
 //! Collecting the evidence of an alert from its events, and turning it into an [`Alert`].
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use trailhound_model::{Event, Timestamp};
 
@@ -9,16 +9,21 @@ use crate::{Alert, RuleInfo, alert_id, remediation};
 /// At most this many event ids are listed in an alert; `count` stays exact.
 pub const MAX_EVENT_IDS: usize = 1000;
 
+/// A set of distinct values, listed sorted in the alert. Hashed while events are added (one
+/// look-up per event rather than a tree walk of string comparisons; broad rules add most
+/// events of a run); values come from the logs, so the hasher keeps a random seed.
+type Values = HashSet<String, ahash::RandomState>;
+
 /// The events behind an alert, summarised: times, distinct values, ids and a count.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
     first_seen: Option<Timestamp>,
     last_seen: Option<Timestamp>,
-    source_ips: BTreeSet<String>,
-    countries: BTreeSet<String>,
-    user_agents: BTreeSet<String>,
-    event_names: BTreeSet<String>,
-    event_ids: BTreeSet<String>,
+    source_ips: Values,
+    countries: Values,
+    user_agents: Values,
+    event_names: Values,
+    event_ids: Values,
     count: u64,
 }
 
@@ -29,7 +34,7 @@ impl Evidence {
         self.last_seen = Some(self.last_seen.map_or(e.time, |t| t.max(e.time)));
         insert_nonempty(&mut self.source_ips, &e.source_ip);
         if let Some(c) = e.country {
-            self.countries.insert(c.to_string());
+            insert_nonempty(&mut self.countries, c.as_str());
         }
         insert_nonempty(&mut self.user_agents, &e.user_agent);
         insert_nonempty(&mut self.event_names, &e.event_name);
@@ -56,7 +61,6 @@ impl Evidence {
         why: String,
         details: serde_json::Value,
     ) -> Alert {
-        let vec = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
         Alert {
             id: alert_id(rule.id, id_parts),
             rule_id: rule.id.to_owned(),
@@ -68,11 +72,11 @@ impl Evidence {
             time,
             first_seen: self.first_seen.unwrap_or(time),
             last_seen: self.last_seen.unwrap_or(time),
-            source_ips: vec(self.source_ips),
-            countries: vec(self.countries),
-            user_agents: vec(self.user_agents),
-            event_names: vec(self.event_names),
-            event_ids: vec(self.event_ids),
+            source_ips: sorted(self.source_ips),
+            countries: sorted(self.countries),
+            user_agents: sorted(self.user_agents),
+            event_names: sorted(self.event_names),
+            event_ids: sorted(self.event_ids),
             count: self.count,
             mitre: rule.mitre.iter().map(|m| (*m).to_owned()).collect(),
             remediation: remediation(access_key_id, user_arn),
@@ -87,19 +91,25 @@ impl Evidence {
     /// and the count), for alerts of rules that are loaded at run time rather than registered as
     /// a [`RuleInfo`] (Sigma rules). Times fall back to `alert.time` when no event was added.
     pub fn write_to(self, alert: &mut Alert) {
-        let vec = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
         alert.first_seen = self.first_seen.unwrap_or(alert.time);
         alert.last_seen = self.last_seen.unwrap_or(alert.time);
-        alert.source_ips = vec(self.source_ips);
-        alert.countries = vec(self.countries);
-        alert.user_agents = vec(self.user_agents);
-        alert.event_names = vec(self.event_names);
-        alert.event_ids = vec(self.event_ids);
+        alert.source_ips = sorted(self.source_ips);
+        alert.countries = sorted(self.countries);
+        alert.user_agents = sorted(self.user_agents);
+        alert.event_names = sorted(self.event_names);
+        alert.event_ids = sorted(self.event_ids);
         alert.count = self.count;
     }
 }
 
-fn insert_nonempty(set: &mut BTreeSet<String>, value: &str) {
+/// The values of a set, sorted.
+fn sorted(set: Values) -> Vec<String> {
+    let mut v: Vec<String> = set.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+fn insert_nonempty(set: &mut Values, value: &str) {
     if !value.is_empty() && !set.contains(value) {
         set.insert(value.to_owned());
     }

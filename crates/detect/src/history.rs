@@ -45,7 +45,9 @@ impl NewTermsParams {
 #[derive(Debug, Clone)]
 pub struct History<K> {
     window: i64,
-    last_seen: HashMap<K, Timestamp>,
+    /// aHash: SipHash was most of a look-up's cost; the keys come from the logs, so the
+    /// hasher keeps a random seed.
+    last_seen: HashMap<K, Timestamp, ahash::RandomState>,
     next_expiry: Timestamp,
 }
 
@@ -54,7 +56,7 @@ impl<K: Hash + Eq + Clone> History<K> {
     pub fn new(window: i64) -> Self {
         Self {
             window,
-            last_seen: HashMap::new(),
+            last_seen: HashMap::default(),
             next_expiry: Timestamp::MIN,
         }
     }

@@ -8,7 +8,9 @@
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+mod extra;
 mod time;
+pub use extra::ExtraFields;
 pub use time::{DAY, HOUR, SECOND, TimeError, Timestamp, format_rfc3339, parse_rfc3339, utc_date};
 
 /// A compact string: inline up to 24 bytes, heap-allocated beyond.
@@ -78,51 +80,6 @@ pub struct Event {
     /// [`ExtraFields`]), as `(id, value)` in ascending id order; absent and `null` fields are left
     /// out. Empty (and allocation-free) when no rule asks for extra fields.
     pub extra: Vec<(u16, Str)>,
-}
-
-/// Record paths beyond the fixed schema that the decoder should capture for every event, such as
-/// `requestParameters.attribute` or `userIdentity.sessionContext.sessionIssuer.type` (Sigma rules
-/// reference them). Each path gets an id, its position here; events carry `(id, value)` pairs.
-///
-/// A captured value is the string's text for a JSON string, and the JSON text as written for a
-/// number, boolean, object or array. Fixed-schema paths are not captured again.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExtraFields {
-    paths: Vec<String>,
-}
-
-impl ExtraFields {
-    /// The distinct paths that are not part of the fixed schema, in first-seen order.
-    pub fn new<I, S>(paths: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut out: Vec<String> = Vec::new();
-        for p in paths {
-            let p = p.into();
-            if !p.is_empty() && !FIXED_FIELDS.contains(&p.as_str()) && !out.contains(&p) {
-                out.push(p);
-            }
-        }
-        assert!(out.len() <= u16::MAX as usize, "too many extra fields");
-        Self { paths: out }
-    }
-
-    /// The paths, indexed by id.
-    pub fn paths(&self) -> &[String] {
-        &self.paths
-    }
-
-    /// The id of `path`, if it is captured.
-    pub fn id(&self, path: &str) -> Option<u16> {
-        self.paths.iter().position(|p| p == path).map(|i| i as u16)
-    }
-
-    /// True when nothing beyond the fixed schema is captured.
-    pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
-    }
 }
 
 /// The CloudTrail paths the fixed schema holds (see [`Event::fixed_field`]).

@@ -3,11 +3,15 @@
 //! `cargo bench -p trailhound-sigma` generates a data set under `target/bench-data/` the first
 //! time (size: `TRAILHOUND_BENCH_EVENTS`, default 300,000 events; the same set as the decode
 //! bench), or reads `TRAILHOUND_BENCH_DATA=DIR`, holds the gzipped files in memory and prints,
-//! best of three runs each:
+//! best of `TRAILHOUND_BENCH_ROUNDS` (5) interleaved rounds each:
 //! - decode only (gunzip + parse into events, no extra fields): events/s;
 //! - decode with the Sigma rules' extra fields + all Sigma rules: events/s;
 //! - decode with extra fields + all Sigma rules + D1–D4 over the events and D5 over their
 //!   alerts: events/s, and its ratio to decode only (the target is at least 50 %).
+//!
+//! `TRAILHOUND_BENCH_ONLY=decode|extra|match|sigma|all` runs that one measurement alone, for a
+//! profiler (`perf record … sigma-* --bench`). Every phase decodes with one [`Decoder`] built
+//! up front, as the reader does.
 //!
 //! Files are taken in delivery order and their events in file order, without the reader's
 //! reordering (which the decode bench measures); the detectors tolerate the small disorder.
@@ -17,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use trailhound_decode::{decode, decode_with};
+use trailhound_decode::Decoder;
 use trailhound_detect::{Detector, build_detectors, correlation};
 use trailhound_sigma::{DetectorOptions, RuleSet, SigmaDetector, SigmaEngine};
 use trailhound_source::discover;
@@ -48,15 +52,30 @@ fn data_dir() -> PathBuf {
     dir
 }
 
-fn best_of<F: FnMut() -> (u64, u64)>(runs: usize, mut f: F) -> (f64, u64, u64) {
-    let mut best = f64::MAX;
-    let mut out = (0, 0);
-    for _ in 0..runs {
-        let t = Instant::now();
-        out = f();
-        best = best.min(t.elapsed().as_secs_f64());
+/// One measurement: a name and what it runs, returning (events, a count it reports).
+type Phase<'a> = (&'static str, Box<dyn FnMut() -> (u64, u64) + 'a>);
+
+/// Runs the phases in `rounds` rounds, each phase once per round, and keeps each phase's best
+/// time and its counts. Interleaving the phases exposes all of them to the same slow and fast
+/// periods of a shared machine, which matters more for their ratios than a best of consecutive
+/// runs. With `TRAILHOUND_BENCH_ONLY=name`, only that phase runs.
+fn best_of(rounds: usize, phases: &mut [Phase<'_>]) -> Vec<(f64, u64, u64)> {
+    let only = std::env::var("TRAILHOUND_BENCH_ONLY").ok();
+    let mut best = vec![(f64::MAX, 0, 0); phases.len()];
+    for _ in 0..rounds {
+        for (k, (name, f)) in phases.iter_mut().enumerate() {
+            if only.as_deref().is_some_and(|o| o != *name) {
+                continue;
+            }
+            let t = Instant::now();
+            let (n, c) = f();
+            let secs = t.elapsed().as_secs_f64();
+            if secs < best[k].0 {
+                best[k] = (secs, n, c);
+            }
+        }
     }
-    (best, out.0, out.1)
+    best
 }
 
 fn main() {
@@ -83,74 +102,116 @@ fn main() {
         extra.paths().len()
     );
 
-    let (t_decode, events, _) = best_of(3, || {
-        let n = raw
-            .iter()
-            .enumerate()
-            .map(|(i, r)| decode(r, i as u32).events.len() as u64)
-            .sum();
-        (n, 0)
-    });
-    let (t_extra, _, _) = best_of(3, || {
-        let n = raw
-            .iter()
-            .enumerate()
-            .map(|(i, r)| decode_with(r, i as u32, &extra).events.len() as u64)
-            .sum();
-        (n, 0)
-    });
-    // Matching alone, over events decoded beforehand.
+    let decoder = Decoder::new(&extra);
+    // Matching alone runs over events decoded beforehand.
     let decoded: Vec<_> = raw
         .iter()
         .enumerate()
-        .flat_map(|(i, r)| decode_with(r, i as u32, &extra).events)
+        .flat_map(|(i, r)| decoder.decode(r, i as u32).events)
         .collect();
-    let (t_match, _, hits) = best_of(3, || {
-        let mut out = Vec::new();
-        let mut hits = 0;
-        for e in &decoded {
-            out.clear();
-            engine.matches(e, &mut out);
-            hits += out.len() as u64;
-        }
-        (decoded.len() as u64, hits)
-    });
-    drop(decoded);
-    let (t_sigma, events2, sigma_alerts) = best_of(3, || {
-        let mut d = SigmaDetector::new(Arc::clone(&engine), DetectorOptions::default());
-        let mut n = 0;
-        for (i, r) in raw.iter().enumerate() {
-            for e in &decode_with(r, i as u32, &extra).events {
-                d.observe(e);
-                n += 1;
-            }
-        }
-        (n, d.finish().len() as u64)
-    });
-    let (t_all, events3, all_alerts) = best_of(3, || {
-        let mut detectors = build_detectors(&BTreeMap::new()).unwrap();
-        detectors.push(Box::new(SigmaDetector::new(
-            Arc::clone(&engine),
-            DetectorOptions::default(),
-        )));
-        let mut n = 0;
-        for (i, r) in raw.iter().enumerate() {
-            for e in &decode_with(r, i as u32, &extra).events {
-                for d in &mut detectors {
-                    d.observe(e);
+    let rounds: usize = std::env::var("TRAILHOUND_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let plain = Decoder::default();
+    let mut phases: Vec<Phase<'_>> = vec![
+        (
+            "decode",
+            Box::new(|| {
+                let n = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| plain.decode(r, i as u32).events.len() as u64)
+                    .sum();
+                (n, 0)
+            }),
+        ),
+        (
+            "extra",
+            Box::new(|| {
+                let n = raw
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| decoder.decode(r, i as u32).events.len() as u64)
+                    .sum();
+                (n, 0)
+            }),
+        ),
+        (
+            "match",
+            Box::new(|| {
+                let mut out = Vec::new();
+                let mut hits = 0;
+                for e in &decoded {
+                    out.clear();
+                    engine.matches(e, &mut out);
+                    hits += out.len() as u64;
                 }
-                n += 1;
-            }
-        }
-        let mut alerts: Vec<_> = detectors.iter_mut().flat_map(|d| d.finish()).collect();
-        let d5 = correlation::correlate(&correlation::Params::default(), &alerts);
-        alerts.extend(d5);
-        (n, alerts.len() as u64)
-    });
+                (decoded.len() as u64, hits)
+            }),
+        ),
+        (
+            "sigma",
+            Box::new(|| {
+                let mut d = SigmaDetector::new(Arc::clone(&engine), DetectorOptions::default());
+                let mut n = 0;
+                for (i, r) in raw.iter().enumerate() {
+                    for e in &decoder.decode(r, i as u32).events {
+                        d.observe(e);
+                        n += 1;
+                    }
+                }
+                (n, d.finish().len() as u64)
+            }),
+        ),
+        (
+            "all",
+            Box::new(|| {
+                let mut detectors = build_detectors(&BTreeMap::new()).unwrap();
+                detectors.push(Box::new(SigmaDetector::new(
+                    Arc::clone(&engine),
+                    DetectorOptions::default(),
+                )));
+                let mut n = 0;
+                for (i, r) in raw.iter().enumerate() {
+                    for e in &decoder.decode(r, i as u32).events {
+                        for d in &mut detectors {
+                            d.observe(e);
+                        }
+                        n += 1;
+                    }
+                }
+                let mut alerts: Vec<_> = detectors.iter_mut().flat_map(|d| d.finish()).collect();
+                let d5 = correlation::correlate(&correlation::Params::default(), &alerts);
+                alerts.extend(d5);
+                (n, alerts.len() as u64)
+            }),
+        ),
+    ];
+    let results = best_of(rounds, &mut phases);
+    drop(phases);
+    let [
+        (t_decode, events, _),
+        (t_extra, _, _),
+        (t_match, _, hits),
+        (t_sigma, events2, sigma_alerts),
+        (t_all, events3, all_alerts),
+    ] = results[..]
+    else {
+        unreachable!("five phases")
+    };
+    if let Ok(only) = std::env::var("TRAILHOUND_BENCH_ONLY") {
+        let t = [t_decode, t_extra, t_match, t_sigma, t_all]
+            .into_iter()
+            .filter(|t| *t < f64::MAX)
+            .fold(0.0, f64::max);
+        println!("{only}: {:.0} events/s", decoded.len() as f64 / t);
+        return;
+    }
     assert_eq!(events, events2);
     assert_eq!(events, events3);
     let rate = |t: f64| events as f64 / t;
-    println!("{events} events, 1 core, best of 3:");
+    println!("{events} events, 1 core, best of {rounds} interleaved rounds:");
     println!(
         "  decode only:                           {:9.0} events/s",
         rate(t_decode)

@@ -21,7 +21,7 @@
 //! the calls with the principal's owner, lists the rule's known false positives, and gives the
 //! command that deactivates a long-term key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -103,6 +103,9 @@ fn role_of(arn: &str) -> &str {
     }
 }
 
+/// The open groups of one rule and bucket, by subject.
+type Subjects = HashMap<Str, Group, ahash::RandomState>;
+
 struct Group {
     kind: SubjectKind,
     access_key_id: String,
@@ -115,9 +118,9 @@ pub struct SigmaDetector {
     engine: Arc<SigmaEngine>,
     options: DetectorOptions,
     windows: Vec<Window>,
-    /// Open groups by (hour start, rule index, subject). Subjects are compact strings: an access
-    /// key id is stored inline, without an allocation per matched event.
-    groups: BTreeMap<(Timestamp, usize, Str), Group>,
+    /// Open groups by bucket start, then rule index and subject. A match that joins an open
+    /// group is found with the borrowed subject, without building a key.
+    groups: BTreeMap<Timestamp, HashMap<usize, Subjects, ahash::RandomState>>,
     ready: Vec<Alert>,
     hits: Vec<usize>,
 }
@@ -145,15 +148,24 @@ impl SigmaDetector {
         let bucket = self.options.bucket.nanos().max(1);
         let hour = e.time.div_euclid(bucket) * bucket;
         let (kind, who) = subject(e);
-        let g = self
+        let open = self
             .groups
-            .entry((hour, rule, Str::from(who)))
-            .or_insert_with(|| Group {
-                kind,
-                access_key_id: e.user.access_key_id.to_string(),
-                user_arn: String::new(),
-                evidence: Evidence::default(),
-            });
+            .entry(hour)
+            .or_default()
+            .entry(rule)
+            .or_default();
+        if !open.contains_key(who) {
+            open.insert(
+                Str::from(who),
+                Group {
+                    kind,
+                    access_key_id: e.user.access_key_id.to_string(),
+                    user_arn: String::new(),
+                    evidence: Evidence::default(),
+                },
+            );
+        }
+        let g = open.get_mut(who).expect("inserted above");
         if g.user_arn.is_empty() {
             g.user_arn = e.user.arn.to_string();
         }
@@ -165,18 +177,26 @@ impl SigmaDetector {
 
     fn close_until(&mut self, limit: Timestamp) {
         while let Some(entry) = self.groups.first_entry() {
-            if entry.key().0 >= limit {
+            if *entry.key() >= limit {
                 break;
             }
-            let ((hour, rule, who), g) = entry.remove_entry();
-            let alert = alert(
-                &self.engine.rules()[rule],
-                hour,
-                self.options.bucket,
-                &who,
-                g,
-            );
-            self.ready.push(alert);
+            let (hour, rules) = entry.remove_entry();
+            // In rule and subject order, as a run over the same events always gives them.
+            let mut closed: Vec<(usize, Str, Group)> = rules
+                .into_iter()
+                .flat_map(|(rule, subjects)| subjects.into_iter().map(move |(w, g)| (rule, w, g)))
+                .collect();
+            closed.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            for (rule, who, g) in closed {
+                let alert = alert(
+                    &self.engine.rules()[rule],
+                    hour,
+                    self.options.bucket,
+                    &who,
+                    g,
+                );
+                self.ready.push(alert);
+            }
         }
     }
 }
@@ -201,7 +221,8 @@ impl Detector for SigmaDetector {
                     let view = engine.view(e);
                     let group = agg.group_by.as_deref().and_then(|f| view.get(f));
                     let value = agg.count_field.as_deref().and_then(|f| view.get(f));
-                    for reported in self.windows[i].push(agg, group, value, e) {
+                    for reported in self.windows[i].push(agg, group.as_deref(), value.as_deref(), e)
+                    {
                         self.add(i, &reported);
                     }
                 }

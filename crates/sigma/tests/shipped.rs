@@ -4,14 +4,15 @@
 //! A case is a flat map of CloudTrail paths to values (`"userIdentity.type" = "Root"`), one
 //! event; or `events = [{...}, ...]` with an optional `repeat = N`, a sequence of events one
 //! second apart (for the aggregation rules). Each case runs alone through a detector holding every
-//! shipped rule; fixed-schema paths fill the event's fields, the others its captured extra fields,
-//! exactly as the decoder would.
+//! shipped rule; the case's paths are written as a CloudTrail record and decoded by the real
+//! decoder with the rules' extra fields.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use trailhound_decode::decode_with;
 use trailhound_detect::Detector;
-use trailhound_model::{Event, SECOND};
+use trailhound_model::{Event, FIXED_FIELDS, SECOND, format_rfc3339};
 use trailhound_sigma::load::BUILTIN;
 use trailhound_sigma::{DetectorOptions, RuleSet, SigmaDetector, SigmaEngine};
 
@@ -19,47 +20,91 @@ fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/tests")
 }
 
-/// An event from a flat map of paths to values.
+/// A JSON object being built from dotted paths, keys in the order given.
+#[derive(Default)]
+struct Object(Vec<(String, Node)>);
+
+enum Node {
+    /// JSON text, written as it is.
+    Raw(String),
+    Object(Object),
+}
+
+impl Object {
+    fn set(&mut self, path: &str, raw: String) {
+        match path.split_once('.') {
+            None => self.0.push((path.to_owned(), Node::Raw(raw))),
+            Some((head, rest)) => {
+                let i = match self.0.iter().position(|(k, _)| k == head) {
+                    Some(i) => i,
+                    None => {
+                        self.0
+                            .push((head.to_owned(), Node::Object(Object::default())));
+                        self.0.len() - 1
+                    }
+                };
+                match &mut self.0[i].1 {
+                    Node::Object(o) => o.set(rest, raw),
+                    Node::Raw(_) => panic!("{head} is both a value and an object"),
+                }
+            }
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::to_string(k).unwrap());
+            out.push(':');
+            match v {
+                Node::Raw(r) => out.push_str(r),
+                Node::Object(o) => o.write(out),
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// An event from a flat map of paths to values, through the decoder: the map becomes one
+/// CloudTrail record (a value that is JSON object or array text is written as that JSON, as
+/// CloudTrail writes `requestParameters`; `readOnly` as a boolean; any other value as a string),
+/// decoded with the rules' extra fields.
 fn event(map: &toml::Table, engine: &SigmaEngine, t: i64, file: &str) -> Event {
-    let mut e = Event {
-        time: 1_700_000_000 * SECOND + t * SECOND,
-        event_id: format!("ev-{t}").into(),
-        ..Event::default()
-    };
     let extra = engine.extra_fields();
+    let mut record = Object::default();
+    let time = 1_700_000_000 * SECOND + t * SECOND;
+    record.set(
+        "eventTime",
+        serde_json::to_string(&format_rfc3339(time)).unwrap(),
+    );
+    if !map.contains_key("eventID") {
+        record.set("eventID", format!("\"ev-{t}\""));
+    }
     for (path, value) in map {
         let v = value
             .as_str()
             .unwrap_or_else(|| panic!("{file}: {path}: values are strings"));
-        let f = v.into();
-        match path.as_str() {
-            "eventSource" => e.event_source = f,
-            "eventName" => e.event_name = f,
-            "awsRegion" => e.aws_region = f,
-            "sourceIPAddress" => e.source_ip = f,
-            "userAgent" => e.user_agent = f,
-            "errorCode" => e.error_code = f,
-            "errorMessage" => e.error_message = f,
-            "eventID" => e.event_id = f,
-            "eventType" => e.event_type = f,
-            "readOnly" => e.read_only = Some(v == "true"),
-            "recipientAccountId" => e.recipient_account_id = f,
-            "userIdentity.type" => e.user.kind = f,
-            "userIdentity.principalId" => e.user.principal_id = f,
-            "userIdentity.arn" => e.user.arn = f,
-            "userIdentity.accountId" => e.user.account_id = f,
-            "userIdentity.accessKeyId" => e.user.access_key_id = f,
-            "userIdentity.userName" => e.user.user_name = f,
-            other => {
-                let id = extra.id(other).unwrap_or_else(|| {
-                    panic!("{file}: {other} is neither a fixed field nor read by any rule")
-                });
-                e.extra.push((id, f));
-            }
-        }
+        assert!(
+            FIXED_FIELDS.contains(&path.as_str()) || extra.id(path).is_some(),
+            "{file}: {path} is neither a fixed field nor read by any rule"
+        );
+        let structured = (v.starts_with('{') || v.starts_with('['))
+            && serde_json::from_str::<serde_json::Value>(v).is_ok();
+        let raw = if structured || (path == "readOnly" && (v == "true" || v == "false")) {
+            v.to_owned()
+        } else {
+            serde_json::to_string(v).unwrap()
+        };
+        record.set(path, raw);
     }
-    e.extra.sort_by_key(|(id, _)| *id);
-    e
+    let mut text = String::new();
+    record.write(&mut text);
+    let mut d = decode_with(text.as_bytes(), 0, &extra);
+    assert_eq!(d.events.len(), 1, "{file}: {text}: {:?}", d.issues);
+    d.events.remove(0)
 }
 
 /// The events of one case.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::{Receiver, bounded};
 use rayon::prelude::*;
-use trailhound_decode::{Issue, IssueKind, decode_with};
+use trailhound_decode::{Decoder, Issue, IssueKind};
 use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 
 mod name_time;
@@ -282,10 +282,10 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
                 .map(|start| start..(start + round_size).min(files.len()))
                 .collect();
             // Round k + 1 decodes on the pool while this thread orders and hands on round k.
-            let extra = &options.extra;
+            let decoder = std::sync::Arc::new(Decoder::new(&options.extra));
             let mut in_flight = rounds
                 .first()
-                .map(|r| decode_round(&files, r.clone(), extra));
+                .map(|r| decode_round(&files, r.clone(), &decoder));
             for (k, round) in rounds.iter().enumerate() {
                 let Some(pending) = in_flight.take() else {
                     return;
@@ -293,7 +293,7 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
                 let Ok(decoded) = pending.recv() else { return };
                 in_flight = rounds
                     .get(k + 1)
-                    .map(|r| decode_round(&files, r.clone(), extra));
+                    .map(|r| decode_round(&files, r.clone(), &decoder));
                 let mut batch = Vec::with_capacity(decoded.iter().map(|(_, e)| e.len()).sum());
                 for (report, events) in decoded {
                     if tx.send(Message::File(report)).is_err() {
@@ -329,29 +329,29 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
 fn decode_round(
     files: &std::sync::Arc<Vec<InputFile>>,
     round: std::ops::Range<usize>,
-    extra: &std::sync::Arc<ExtraFields>,
+    decoder: &std::sync::Arc<Decoder>,
 ) -> Receiver<Vec<(FileReport, Vec<Event>)>> {
     let (tx, rx) = bounded(1);
     let files = std::sync::Arc::clone(files);
-    let extra = std::sync::Arc::clone(extra);
+    let decoder = std::sync::Arc::clone(decoder);
     rayon::spawn(move || {
         let decoded = round
             .into_par_iter()
-            .map(|i| read_one(&files[i], i as u32, &extra))
+            .map(|i| read_one(&files[i], i as u32, &decoder))
             .collect();
         let _ = tx.send(decoded);
     });
     rx
 }
 
-fn read_one(file: &InputFile, index: u32, extra: &ExtraFields) -> (FileReport, Vec<Event>) {
+fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec<Event>) {
     let bytes = match &file.origin {
         Origin::Local => std::fs::read(&file.path),
         Origin::S3 { source, key } => source.get(key),
     };
     match bytes {
         Ok(raw) => {
-            let d = decode_with(&raw, index, extra);
+            let d = decoder.decode(&raw, index);
             let report = FileReport {
                 file: index,
                 bytes: raw.len() as u64,

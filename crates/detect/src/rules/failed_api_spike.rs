@@ -237,7 +237,7 @@ impl Params {
 #[derive(Debug, Clone)]
 struct Compiled {
     names: Vec<Str>,
-    index: HashMap<Str, u8>,
+    index: HashMap<Str, u8, ahash::RandomState>,
     unauthorized: Vec<Str>,
     lookback: i64,
     bin: i64,
@@ -249,7 +249,7 @@ impl Compiled {
     fn new(params: Params) -> Result<Self, ParamsError> {
         params.validate()?;
         let mut names: Vec<Str> = Vec::new();
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         for n in &params.critical_api_calls {
             if !index.contains_key(n.as_str()) {
                 index.insert(Str::from(n.as_str()), names.len() as u8);
@@ -502,7 +502,7 @@ pub struct Retained {
 pub struct D1Engine {
     c: Compiled,
     /// Key id → the series with that key (one per ARN, usually one).
-    ids: HashMap<Str, Vec<u32>>,
+    ids: HashMap<Str, Vec<u32>, ahash::RandomState>,
     series: Vec<SeriesState>,
     unauthorized_index: BTreeMap<i64, Vec<u32>>,
     bucket_horizon: i64,
@@ -516,7 +516,7 @@ impl D1Engine {
     pub fn new(params: Params) -> Result<Self, ParamsError> {
         Ok(D1Engine {
             c: Compiled::new(params)?,
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             series: Vec::new(),
             unauthorized_index: BTreeMap::new(),
             bucket_horizon: i64::MIN,
