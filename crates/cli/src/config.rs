@@ -152,6 +152,10 @@ pub struct SigmaConfig {
     pub min_level: String,
     /// One alert per rule, subject and this UTC-aligned time bucket.
     pub bucket: Span,
+    /// Rules left out, by rule id or by file name (with or without `.yml`): the usual way to
+    /// tune a rule set. A name that matches no loaded rule is an error, so a typo does not
+    /// silently keep a noisy rule.
+    pub disabled: Vec<String>,
 }
 
 impl Default for SigmaConfig {
@@ -162,6 +166,7 @@ impl Default for SigmaConfig {
             folders: Vec::new(),
             min_level: "informational".to_owned(),
             bucket: Span::hours(1),
+            disabled: Vec::new(),
         }
     }
 }
@@ -184,7 +189,7 @@ impl Config {
     }
 
     /// The Sigma rules to run (`None` when `[sigma] enabled = false`): the loaded rules of at
-    /// least `min_level`, and the files that were refused.
+    /// least `min_level` that are not `disabled`, and the files that were refused.
     pub fn sigma_rules(&self) -> Result<Option<RuleSet>> {
         if !self.sigma.enabled {
             return Ok(None);
@@ -199,6 +204,12 @@ impl Config {
             )
         })?;
         let mut set = RuleSet::load(self.sigma.builtin, &self.sigma_folders());
+        if let Some(unknown) = set.disable(&self.sigma.disabled) {
+            return Err(self.error_at(
+                self.line_in_table("sigma", "disabled"),
+                format!("[sigma] disabled: {unknown:?} is neither the id nor the file name of a loaded rule"),
+            ));
+        }
         set.retain_min_level(min);
         Ok(Some(set))
     }
@@ -269,6 +280,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("loud"), "{e}");
+        let all = Config::default().sigma_rules().unwrap().unwrap().rules;
+        let c = Config::parse(
+            "[sigma]\ndisabled = [\"905d389b-b853-46d0-9d3d-dea0d3a3cd49\", \"aws_organizations_management_account_write_action.yml\", \"aws_enum_buckets\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let set = c.sigma_rules().unwrap().unwrap();
+        assert_eq!(set.rules.len(), all.len() - 3);
+        for gone in [
+            "905d389b-b853-46d0-9d3d-dea0d3a3cd49",
+            "37e1e3d8-3bd8-4f8e-904c-42ac8138c884",
+        ] {
+            assert!(all.iter().any(|r| r.id == gone));
+            assert!(set.rules.iter().all(|r| r.id != gone), "{gone}");
+        }
+        assert!(
+            set.rules
+                .iter()
+                .all(|r| !r.file.ends_with("aws_enum_buckets.yml"))
+        );
+        let e = Config::parse(
+            "[sigma]\nbucket = \"1h\"\ndisabled = [\"no-such-rule\"]\n",
+            "t.toml",
+        )
+        .unwrap()
+        .sigma_rules()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 3") && e.contains("no-such-rule"), "{e}");
         let e = Config::parse("[sigma]\nfolder = []\n", "t.toml")
             .unwrap_err()
             .to_string();

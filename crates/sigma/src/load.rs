@@ -176,6 +176,28 @@ impl RuleSet {
     pub fn retain_min_level(&mut self, level: Level) {
         self.rules.retain(|r| r.level >= level);
     }
+
+    /// Removes the rules named in `names`, each a rule id or a file name (`x.yml`, or `x`
+    /// without the extension). Returns the first name that matches no rule, if any (then
+    /// nothing is removed).
+    pub fn disable<S: AsRef<str>>(&mut self, names: &[S]) -> Option<String> {
+        let named = |r: &Rule, n: &str| {
+            let file = std::path::Path::new(&r.file);
+            r.id == n
+                || file.file_name().is_some_and(|f| f == n)
+                || file.file_stem().is_some_and(|f| f == n)
+        };
+        if let Some(unknown) = names
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|n| !self.rules.iter().any(|r| named(r, n)))
+        {
+            return Some(unknown.to_owned());
+        }
+        self.rules
+            .retain(|r| !names.iter().any(|n| named(r, n.as_ref())));
+        None
+    }
 }
 
 /// Parses and checks one rule file. `file` only names it in messages.
