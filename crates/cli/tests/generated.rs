@@ -5,59 +5,29 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn trailhound() -> Command {
-    let mut c = Command::cargo_bin("trailhound").unwrap();
-    c.env(
-        "TRAILHOUND_STORE",
-        std::env::temp_dir().join(format!("trailhound-test-{}.db", std::process::id())),
-    );
-    c
-}
-
-fn generate(dir: &Path, extra: &[&str]) -> Value {
-    let out = trailhound()
-        .arg("generate")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{generate, jsonl, run_ok, trailhound};
 
 /// A hunt with the built-in rules D1–D5 only (`--no-sigma`): the manifest is their oracle.
 /// Sigma alerts on the same set are counted per rule in crates/cli/tests/sigma.rs.
 fn hunt(dir: &Path, store: &Path) -> Vec<Value> {
-    let out = trailhound()
-        .args([
-            "hunt",
-            "--no-sigma",
-            "--format",
-            "jsonl",
-            "--no-progress",
-            "--store",
-        ])
-        .arg(store)
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        trailhound("generated")
+            .args([
+                "hunt",
+                "--no-sigma",
+                "--format",
+                "jsonl",
+                "--no-progress",
+                "--store",
+            ])
+            .arg(store)
+            .arg(dir),
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    jsonl(&out.stdout)
 }
 
 fn strings(v: &Value) -> BTreeSet<String> {

@@ -9,31 +9,26 @@ use serde_json::Value;
 #[path = "support/s3.rs"]
 mod s3;
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{generate, jsonl, run_ok};
+
 fn hunt(target: &std::ffi::OsStr, env: &[(&'static str, String)], stats: &Path) -> Vec<Value> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("trailhound"))
-        .args([
-            "hunt",
-            "--no-store",
-            "--no-progress",
-            "--format",
-            "jsonl",
-            "--stats",
-        ])
-        .arg(stats)
-        .arg(target)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(cli::bin())
+            .args([
+                "hunt",
+                "--no-store",
+                "--no-progress",
+                "--format",
+                "jsonl",
+                "--stats",
+            ])
+            .arg(stats)
+            .arg(target)
+            .envs(env.iter().map(|(k, v)| (k, v))),
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    jsonl(&out.stdout)
 }
 
 #[test]
@@ -43,12 +38,7 @@ fn hunting_an_s3_prefix_equals_hunting_the_same_files_on_disk() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    let out = Command::new(assert_cmd::cargo::cargo_bin("trailhound"))
-        .args(["generate", "--events", "3000", "--keys", "6"])
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    generate(&src, &["--events", "3000", "--keys", "6"]);
     // A cut object beside the good ones, and a file that is not CloudTrail by name.
     let good = trailhound_source::discover(std::slice::from_ref(&src)).files;
     let cut = src.join("AWSLogs/cut_CloudTrail_us-east-1_20260105T0000Z_x.json.gz");

@@ -5,16 +5,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn trailhound() -> Command {
-    let mut c = Command::cargo_bin("trailhound").unwrap();
-    c.env(
-        "TRAILHOUND_STORE",
-        std::env::temp_dir().join(format!("trailhound-sigma-test-{}.db", std::process::id())),
-    );
-    c
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{generate, jsonl, run_ok};
+
+/// The binary with a default store of this test binary's own.
+fn trailhound() -> std::process::Command {
+    cli::trailhound("sigma")
 }
 
 fn repo() -> &'static Path {
@@ -23,21 +22,12 @@ fn repo() -> &'static Path {
 
 /// Alerts per rule id of `trailhound hunt --no-store` over `paths`.
 fn counts(paths: &[&Path]) -> (BTreeMap<String, u64>, Vec<Value>) {
-    let out = trailhound()
-        .args(["hunt", "--format", "jsonl", "--no-progress", "--no-store"])
-        .args(paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        trailhound()
+            .args(["hunt", "--format", "jsonl", "--no-progress", "--no-store"])
+            .args(paths),
     );
-    let alerts: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let alerts = jsonl(&out.stdout);
     let mut by_rule = BTreeMap::new();
     for a in &alerts {
         *by_rule
@@ -179,13 +169,7 @@ fn alerts_per_rule_on_the_bundled_sample() {
 fn alerts_per_rule_on_the_generated_scenario_set() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = trailhound()
-        .arg("generate")
-        .arg(&data)
-        .args(["--events", "30000", "--seed", "7"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    generate(&data, &["--events", "30000", "--seed", "7"]);
     let (by_rule, alerts) = counts(&[&data]);
     check_sigma_alerts(&alerts);
     // Explained in docs/sigma.md, "What fires on the generated scenario set".

@@ -16,30 +16,17 @@ use trailhound_store::{AlertFilter, AlertStore, Checkpoints, SqliteStore};
 #[path = "support/s3.rs"]
 mod s3;
 
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("trailhound")
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::bin;
 
 fn run_ok(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    cli::run_ok(Command::new(bin()).args(args))
 }
 
 /// A generated scenario set (a few thousand events with every planted attack).
 fn generate(dir: &Path) {
-    run_ok(&[
-        "generate".as_ref(),
-        dir.as_os_str(),
-        "--events".as_ref(),
-        "3000".as_ref(),
-        "--keys".as_ref(),
-        "6".as_ref(),
-    ]);
+    cli::generate(dir, &["--events", "3000", "--keys", "6"]);
 }
 
 /// The CloudTrail files of `dir`, in the order AWS delivers them (delivery time in the name).
