@@ -40,20 +40,13 @@ impl ExtraFields {
             }
         }
         assert!(out.len() <= u16::MAX as usize, "too many extra fields");
+        // A path's source is its first segment (a record key), when that is listed too.
         let derived = out
             .iter()
             .map(|p| {
-                out.iter()
-                    .enumerate()
-                    .filter(|(_, q)| {
-                        q.as_str() != "userIdentity"
-                            && !q.contains('.')
-                            && p.len() > q.len()
-                            && p.starts_with(q.as_str())
-                            && p.as_bytes()[q.len()] == b'.'
-                    })
-                    .min_by_key(|(_, q)| q.len())
-                    .map(|(i, q)| (i as u16, q.len() + 1))
+                let (key, _) = p.split_once('.')?;
+                let source = out.iter().position(|q| q == key && key != "userIdentity")?;
+                Some((source as u16, key.len() + 1))
             })
             .collect();
         Self {
@@ -62,7 +55,7 @@ impl ExtraFields {
         }
     }
 
-    /// For a derived path (see the type's notes): the id of the captured path it lies below, and
+    /// For a derived path (see the type's notes): the id of the record key it lies below, and
     /// the rest of the path (`("requestParameters" id, "userName")`). `None` for a captured path.
     pub fn derived(&self, id: u16) -> Option<(u16, &str)> {
         let (source, offset) = (*self.derived.get(id as usize)?)?;

@@ -17,7 +17,6 @@
 //! reordering (which the decode bench measures); the detectors tolerate the small disorder.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,27 +29,9 @@ use trailhound_source::discover;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn data_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("TRAILHOUND_BENCH_DATA") {
-        return PathBuf::from(d);
-    }
-    let events: u64 = std::env::var("TRAILHOUND_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300_000);
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bench-data/{events}"));
-    if !dir.join("manifest.json").exists() {
-        eprintln!("generating {events} events into {} ...", dir.display());
-        let cfg = trailhound_generate::GenerateConfig {
-            events,
-            ..Default::default()
-        };
-        trailhound_generate::generate(&cfg, &trailhound_geo::GeoIp::embedded(), &dir)
-            .expect("generate bench data");
-    }
-    dir
-}
+#[path = "../../../bench/data.rs"]
+mod data;
+use data::data_dir;
 
 /// One measurement: a name and what it runs, returning (events, a count it reports).
 type Phase<'a> = (&'static str, Box<dyn FnMut() -> (u64, u64) + 'a>);

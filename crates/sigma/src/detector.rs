@@ -113,6 +113,19 @@ struct Group {
     evidence: Evidence,
 }
 
+impl Group {
+    /// Adds a matching event: the first access key and ARN seen stay the group's.
+    fn add(&mut self, e: &Event) {
+        if self.access_key_id.is_empty() {
+            self.access_key_id = e.user.access_key_id.to_string();
+        }
+        if self.user_arn.is_empty() {
+            self.user_arn = e.user.arn.to_string();
+        }
+        self.evidence.add(e);
+    }
+}
+
 /// Runs the Sigma rules over the event stream.
 pub struct SigmaDetector {
     engine: Arc<SigmaEngine>,
@@ -154,25 +167,19 @@ impl SigmaDetector {
             .or_default()
             .entry(rule)
             .or_default();
-        if !open.contains_key(who) {
-            open.insert(
-                Str::from(who),
-                Group {
+        match open.get_mut(who) {
+            Some(g) => g.add(e),
+            None => {
+                let mut g = Group {
                     kind,
-                    access_key_id: e.user.access_key_id.to_string(),
+                    access_key_id: String::new(),
                     user_arn: String::new(),
                     evidence: Evidence::default(),
-                },
-            );
+                };
+                g.add(e);
+                open.insert(Str::from(who), g);
+            }
         }
-        let g = open.get_mut(who).expect("inserted above");
-        if g.user_arn.is_empty() {
-            g.user_arn = e.user.arn.to_string();
-        }
-        if g.access_key_id.is_empty() {
-            g.access_key_id = e.user.access_key_id.to_string();
-        }
-        g.evidence.add(e);
     }
 
     fn close_until(&mut self, limit: Timestamp) {

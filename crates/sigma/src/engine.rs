@@ -140,13 +140,7 @@ impl SigmaEngine {
         // The candidates are gathered in `out` itself, past `start`, and then filtered in place:
         // no allocation per event.
         out.extend_from_slice(&self.always);
-        // The event's values of INDEX_FIELDS, in that order.
-        let values = [
-            &event.event_name,
-            &event.event_source,
-            &event.user.kind,
-            &event.user_agent,
-        ];
+        let values = index_values(event);
         let mut buf = [0u8; 128];
         let mut long = Vec::new();
         for (f, v) in values.into_iter().enumerate() {
@@ -217,6 +211,12 @@ impl SigmaEngine {
             extra_ids: &self.extra_ids,
         }
     }
+}
+
+/// The event's values of [`INDEX_FIELDS`], in that order, read directly rather than by name
+/// ([`Event::fixed_field`]) on this per-event path; a test checks that the two agree.
+fn index_values(e: &Event) -> [&str; INDEX_FIELDS.len()] {
+    [&e.event_name, &e.event_source, &e.user.kind, &e.user_agent]
 }
 
 /// An event as the rules see it: only the fixed-schema fields and the captured extra fields.
@@ -467,6 +467,25 @@ mod tests {
         assert_eq!(three.unindexed_rules(), 0);
         assert!(hits(&three, &event(&[("eventSource", "Y")], &[], &three)));
         assert!(!hits(&three, &event(&[("eventSource", "z")], &[], &three)));
+    }
+
+    #[test]
+    fn index_values_are_the_index_fields() {
+        let mut e = Event {
+            event_name: "N".into(),
+            event_source: "S".into(),
+            user_agent: "A".into(),
+            ..Event::default()
+        };
+        e.user.kind = "T".into();
+        for (f, v) in index_values(&e).into_iter().enumerate() {
+            assert_eq!(
+                e.fixed_field(INDEX_FIELDS[f]),
+                Some(Some(v)),
+                "{}",
+                INDEX_FIELDS[f]
+            );
+        }
     }
 
     fn hits(e: &SigmaEngine, ev: &Event) -> bool {

@@ -9,7 +9,6 @@
 //! Figures are MB = 10^6 bytes. Files are held in memory for the per-core figures, so disk speed
 //! does not enter them.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use std::borrow::Cow;
@@ -22,27 +21,9 @@ use trailhound_source::{Message, ReadOptions, discover, read};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn data_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("TRAILHOUND_BENCH_DATA") {
-        return PathBuf::from(d);
-    }
-    let events: u64 = std::env::var("TRAILHOUND_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300_000);
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../target/bench-data/{events}"));
-    if !dir.join("manifest.json").exists() {
-        eprintln!("generating {events} events into {} ...", dir.display());
-        let cfg = trailhound_generate::GenerateConfig {
-            events,
-            ..Default::default()
-        };
-        trailhound_generate::generate(&cfg, &trailhound_geo::GeoIp::embedded(), &dir)
-            .expect("generate bench data");
-    }
-    dir
-}
+#[path = "../../../bench/data.rs"]
+mod data;
+use data::data_dir;
 
 /// The generated records regrouped into `{"Records":[...]}` objects of about 1.3 MB, gzipped:
 /// the size of a busy account's CloudTrail objects (the generator writes one object per region
