@@ -77,14 +77,18 @@ impl Config {
         })
     }
 
-    /// One detector per registered event rule, with this file's parameters.
-    pub fn detectors(&self) -> Result<Vec<Box<dyn Detector>>> {
-        let params: BTreeMap<String, serde_json::Value> = self
-            .rules
+    /// The parameters of the event rules (rule id → JSON object), D5's left out.
+    pub fn rule_params(&self) -> Result<BTreeMap<String, serde_json::Value>> {
+        self.rules
             .iter()
             .filter(|(k, _)| *k != correlation::RULE_ID)
             .map(|(k, v)| Ok((k.clone(), serde_json::to_value(v)?)))
-            .collect::<Result<_>>()?;
+            .collect()
+    }
+
+    /// One detector per registered event rule, with this file's parameters.
+    pub fn detectors(&self) -> Result<Vec<Box<dyn Detector>>> {
+        let params = self.rule_params()?;
         build_detectors(&params).map_err(|e| {
             let line = match &e {
                 ConfigError::UnknownRule(rule) => self.line_of(&format!("[rules.{rule}]")),

@@ -25,7 +25,7 @@ use crate::stats::RunStats;
 pub struct HuntArgs {
     /// CloudTrail files and folders (read recursively).
     #[arg(required = true)]
-    paths: Vec<String>,
+    pub(crate) paths: Vec<String>,
     /// Configuration file (allow-lists, rule parameters); see config/trailhound.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -67,6 +67,34 @@ pub struct HuntArgs {
     /// Run no Sigma rule (as `[sigma] enabled = false`).
     #[arg(long)]
     no_sigma: bool,
+    /// The engine that runs D1–D4: Trailhound's own streaming engine, or their SQL plans on
+    /// DataFusion (needs a build with `--features lake`; no Sigma rules, no allow-list).
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub(crate) engine: EngineKind,
+    /// Run the DataFusion plans on a Ballista cluster: the scheduler's address,
+    /// df://HOST:PORT (implies --engine datafusion).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub(crate) cluster: Option<String>,
+    /// The paths are a Parquet lake written by `trailhound convert`, not CloudTrail objects
+    /// (implies --engine datafusion).
+    #[arg(long)]
+    pub(crate) parquet: bool,
+}
+
+/// Which engine runs the detections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// Trailhound's streaming engine (all rules, Sigma included).
+    Embedded,
+    /// D1–D4 as SQL on DataFusion, in process or on a Ballista cluster.
+    Datafusion,
+}
+
+impl HuntArgs {
+    /// True when the run goes through DataFusion.
+    fn on_datafusion(&self) -> bool {
+        self.engine == EngineKind::Datafusion || self.cluster.is_some() || self.parquet
+    }
 }
 
 /// Runs `hunt`.
@@ -95,7 +123,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
         }
     }
     // Open the store before the long read, so that an unusable store fails the run at once.
-    let mut store = if args.no_store {
+    let store = if args.no_store {
         None
     } else {
         let spec = crate::alerts_cmd::store_path(args.store.as_ref())?;
@@ -110,6 +138,16 @@ pub fn run(args: HuntArgs) -> Result<()> {
         Some(p) => GeoIp::open(p)?,
         None => GeoIp::embedded(),
     };
+    if args.on_datafusion() {
+        if !allow.is_empty() {
+            bail!("the DataFusion engine has no allow-list yet: use the embedded engine");
+        }
+        if args.cutoff.is_some() || args.decode_only {
+            bail!("--cutoff and --decode-only need the embedded engine");
+        }
+        let (alerts, stats) = crate::lake_cmd::hunt(&args, &config, geo)?;
+        return conclude(&args, store, &d5_params, alerts, stats, None, started);
+    }
     let found = discover(&crate::input_paths(&args.paths));
     for (path, why) in &found.unreadable {
         eprintln!("trailhound: cannot read {}: {why}", path.display());
@@ -193,13 +231,28 @@ pub fn run(args: HuntArgs) -> Result<()> {
     for d in &mut detectors {
         alerts.extend(d.finish());
     }
+    stats.countries = countries.len() as u64;
+    conclude(&args, store, &d5_params, alerts, stats, activity, started)
+}
+
+/// Stores and correlates a run's alerts, prints the summary and writes the alerts (and the
+/// statistics): the end of every hunt, whichever engine found the alerts.
+fn conclude(
+    args: &HuntArgs,
+    mut store: Option<Box<dyn AlertStore + Send>>,
+    d5_params: &correlation::Params,
+    alerts: Vec<Alert>,
+    mut stats: RunStats,
+    activity: Option<ActivityCollector>,
+    started: Instant,
+) -> Result<()> {
     let (mut alerts, store_summary) = match &mut store {
         Some(store) => {
-            let (alerts, line) = store_and_correlate(&mut **store, alerts, &d5_params)?;
+            let (alerts, line) = store_and_correlate(&mut **store, alerts, d5_params)?;
             (alerts, Some(line))
         }
         None => {
-            let d5 = correlation::correlate(&d5_params, &alerts);
+            let d5 = correlation::correlate(d5_params, &alerts);
             let all = alerts.into_iter().chain(d5);
             (
                 all.map(|a| (a, Status::Open.as_str().to_owned())).collect(),
@@ -229,7 +282,6 @@ pub fn run(args: HuntArgs) -> Result<()> {
     for (a, _) in &alerts {
         *stats.alerts_by_rule.entry(a.rule_id.clone()).or_default() += 1;
     }
-    stats.countries = countries.len() as u64;
     stats.finish(started.elapsed().as_secs_f64());
     eprint!(
         "{}",
@@ -248,7 +300,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
         })),
         _ => None,
     };
-    write_alerts(&args, &alerts, html.as_deref())?;
+    write_alerts(args, &alerts, html.as_deref())?;
     if let Some(path) = &args.stats {
         let json = serde_json::to_string_pretty(&stats)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;

@@ -14,6 +14,7 @@ mod alerts_cmd;
 mod config;
 mod generate;
 mod hunt;
+mod lake_cmd;
 mod output;
 mod rules_cmd;
 mod serve;
@@ -43,6 +44,15 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Serve the web UI and JSON API over the alert store (127.0.0.1:8080 by default).
     Serve(serve::ServeArgs),
+    /// Write CloudTrail as a Parquet lake partitioned by date (feature `lake`).
+    #[cfg(feature = "lake")]
+    Convert(lake_cmd::ConvertArgs),
+    /// Run a Ballista scheduler for `hunt --cluster` (feature `lake`).
+    #[cfg(feature = "lake")]
+    Scheduler(lake_cmd::SchedulerArgs),
+    /// Run a Ballista executor with Trailhound's format and functions (feature `lake`).
+    #[cfg(feature = "lake")]
+    Executor(lake_cmd::ExecutorArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +63,12 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Serve(args) => serve::run(args),
+        #[cfg(feature = "lake")]
+        Command::Convert(args) => lake_cmd::convert(args),
+        #[cfg(feature = "lake")]
+        Command::Scheduler(args) => lake_cmd::scheduler(args),
+        #[cfg(feature = "lake")]
+        Command::Executor(args) => lake_cmd::executor(args),
         Command::Rules(args) => match rules_cmd::run(args) {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -44,6 +44,45 @@ impl Evidence {
         self.count += 1;
     }
 
+    /// Evidence summarised elsewhere (the DataFusion engine aggregates it in SQL): the times of
+    /// the earliest and latest events, the distinct values (empty ones are dropped), the event
+    /// ids in stream order (the first [`MAX_EVENT_IDS`] distinct non-empty ones are kept, as
+    /// [`add`](Evidence::add) keeps them) and the number of events.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        first_seen: Timestamp,
+        last_seen: Timestamp,
+        source_ips: impl IntoIterator<Item = String>,
+        countries: impl IntoIterator<Item = String>,
+        user_agents: impl IntoIterator<Item = String>,
+        event_names: impl IntoIterator<Item = String>,
+        event_ids_in_order: impl IntoIterator<Item = String>,
+        count: u64,
+    ) -> Self {
+        let set = |values: &mut dyn Iterator<Item = String>| -> Values {
+            values.filter(|v| !v.is_empty()).collect()
+        };
+        let mut event_ids = Values::default();
+        for id in event_ids_in_order {
+            if event_ids.len() >= MAX_EVENT_IDS {
+                break;
+            }
+            if !id.is_empty() {
+                event_ids.insert(id);
+            }
+        }
+        Evidence {
+            first_seen: Some(first_seen),
+            last_seen: Some(last_seen),
+            source_ips: set(&mut source_ips.into_iter()),
+            countries: set(&mut countries.into_iter()),
+            user_agents: set(&mut user_agents.into_iter()),
+            event_names: set(&mut event_names.into_iter()),
+            event_ids,
+            count,
+        }
+    }
+
     /// Number of events added.
     pub fn count(&self) -> u64 {
         self.count

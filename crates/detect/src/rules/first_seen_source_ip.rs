@@ -56,6 +56,35 @@ impl FirstSeenSourceIp {
     }
 }
 
+/// The alert for a new (key, source IP) pair at its first event `e`.
+pub fn alert(params: &Params, e: &Event) -> Alert {
+    let mut ev = Evidence::default();
+    ev.add(e);
+    let time = format_rfc3339(e.time);
+    let why = format!(
+        "Access key {} made a successful {} call from {}{}, an address it had not used in the previous {}.",
+        e.user.access_key_id,
+        e.event_name,
+        e.source_ip,
+        e.country.map(|c| format!(" ({c})")).unwrap_or_default(),
+        params.history_window,
+    );
+    let details = json!({
+        "new_source_ip": e.source_ip.as_str(),
+        "history_window": params.history_window.to_string(),
+        "event_source": e.event_source.as_str(),
+    });
+    ev.into_alert(
+        &RULE,
+        &e.user.access_key_id,
+        &e.user.arn,
+        e.time,
+        &[&e.user.access_key_id, &e.source_ip, &time],
+        why,
+        details,
+    )
+}
+
 /// True when `s` is an IPv4 or IPv6 address.
 pub(crate) fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
@@ -77,31 +106,7 @@ impl Detector for FirstSeenSourceIp {
         if !new || warming_up {
             return;
         }
-        let mut ev = Evidence::default();
-        ev.add(e);
-        let time = format_rfc3339(e.time);
-        let why = format!(
-            "Access key {} made a successful {} call from {}{}, an address it had not used in the previous {}.",
-            e.user.access_key_id,
-            e.event_name,
-            e.source_ip,
-            e.country.map(|c| format!(" ({c})")).unwrap_or_default(),
-            self.params.history_window,
-        );
-        let details = json!({
-            "new_source_ip": e.source_ip.as_str(),
-            "history_window": self.params.history_window.to_string(),
-            "event_source": e.event_source.as_str(),
-        });
-        self.alerts.push(ev.into_alert(
-            &RULE,
-            &e.user.access_key_id,
-            &e.user.arn,
-            e.time,
-            &[&e.user.access_key_id, &e.source_ip, &time],
-            why,
-            details,
-        ));
+        self.alerts.push(alert(&self.params, e));
     }
 
     fn drain(&mut self) -> Vec<Alert> {

@@ -86,15 +86,23 @@ impl UnauthorizedApiCall {
                 break;
             }
             let ((hour, key), g) = entry.remove_entry();
-            self.ready.push(alert(hour, &key, g));
+            self.ready
+                .push(alert(hour, &key, &g.user_arn, g.evidence, g.error_codes));
         }
     }
 }
 
-fn alert(hour: Timestamp, key: &str, g: Group) -> Alert {
-    let n = g.evidence.count();
-    let codes: Vec<String> = g
-        .error_codes
+/// The alert for the unauthorized calls of key `key` (user `user_arn`) in the hour from `hour`:
+/// their evidence and the count of each error code.
+pub fn alert(
+    hour: Timestamp,
+    key: &str,
+    user_arn: &str,
+    evidence: Evidence,
+    error_codes: BTreeMap<String, u64>,
+) -> Alert {
+    let n = evidence.count();
+    let codes: Vec<String> = error_codes
         .iter()
         .map(|(c, k)| format!("{c} ×{k}"))
         .collect();
@@ -104,11 +112,11 @@ fn alert(hour: Timestamp, key: &str, g: Group) -> Alert {
         format_rfc3339(hour),
         codes.join(", "),
     );
-    let details = json!({ "error_codes": g.error_codes, "hour": format_rfc3339(hour) });
-    g.evidence.into_alert(
+    let details = json!({ "error_codes": error_codes, "hour": format_rfc3339(hour) });
+    evidence.into_alert(
         &RULE,
         key,
-        &g.user_arn,
+        user_arn,
         hour,
         &[key, &format_rfc3339(hour)],
         why,

@@ -58,6 +58,36 @@ impl UserAgentNewIp {
     }
 }
 
+/// The alert for an event `e` whose source IP and user agent were both new for its key.
+pub fn alert(params: &Params, e: &Event) -> Alert {
+    let key = &e.user.access_key_id;
+    let mut ev = Evidence::default();
+    ev.add(e);
+    let time = format_rfc3339(e.time);
+    let why = format!(
+        "Access key {key} was used from {}{} with the user agent {:?}; neither had been seen for this key in the previous {}.",
+        e.source_ip,
+        e.country.map(|c| format!(" ({c})")).unwrap_or_default(),
+        e.user_agent.as_str(),
+        params.history_window,
+    );
+    let details = json!({
+        "new_source_ip": e.source_ip.as_str(),
+        "new_user_agent": e.user_agent.as_str(),
+        "error_code": e.error_code.as_str(),
+        "history_window": params.history_window.to_string(),
+    });
+    ev.into_alert(
+        &RULE,
+        key,
+        &e.user.arn,
+        e.time,
+        &[key, &e.source_ip, &e.user_agent, &time],
+        why,
+        details,
+    )
+}
+
 impl Detector for UserAgentNewIp {
     fn id(&self) -> &'static str {
         RULE.id
@@ -77,31 +107,7 @@ impl Detector for UserAgentNewIp {
         if !new || warming_up {
             return;
         }
-        let mut ev = Evidence::default();
-        ev.add(e);
-        let time = format_rfc3339(e.time);
-        let why = format!(
-            "Access key {key} was used from {}{} with the user agent {:?}; neither had been seen for this key in the previous {}.",
-            e.source_ip,
-            e.country.map(|c| format!(" ({c})")).unwrap_or_default(),
-            e.user_agent.as_str(),
-            self.params.history_window,
-        );
-        let details = json!({
-            "new_source_ip": e.source_ip.as_str(),
-            "new_user_agent": e.user_agent.as_str(),
-            "error_code": e.error_code.as_str(),
-            "history_window": self.params.history_window.to_string(),
-        });
-        self.alerts.push(ev.into_alert(
-            &RULE,
-            key,
-            &e.user.arn,
-            e.time,
-            &[key, &e.source_ip, &e.user_agent, &time],
-            why,
-            details,
-        ));
+        self.alerts.push(alert(&self.params, e));
     }
 
     fn drain(&mut self) -> Vec<Alert> {
