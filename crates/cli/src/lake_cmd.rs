@@ -61,10 +61,23 @@ mod with_lake {
         let started = Instant::now();
         let (alerts, scan) = runtime()?.block_on(async {
             let engine = match &args.cluster {
-                None => Engine::new(&source, geo, 0).await?,
+                None => {
+                    let engine = Engine::new(&source, geo, 0).await?;
+                    if matches!(source, Source::Raw(_)) {
+                        engine.cache_in_memory().await?;
+                    }
+                    engine
+                }
                 Some(url) => cluster::client(url, &source, geo).await?,
             };
-            let alerts = engine.alerts(&params).await?;
+            let mut alerts = Vec::new();
+            let mut times = Vec::new();
+            for rule in trailhound_lake::rules::ALL {
+                let t = Instant::now();
+                alerts.extend((rule.run)(engine.context(), params.get(rule.id)).await?);
+                times.push(format!("{} {:.1} s", rule.id, t.elapsed().as_secs_f64()));
+            }
+            eprintln!("trailhound: rules: {}", times.join(", "));
             anyhow::Ok((alerts, engine.scans().summary()))
         })?;
         let mut stats = RunStats {

@@ -12,6 +12,10 @@ use trailhound_geo::GeoIp;
 use crate::format::ScanStats;
 use crate::table::{CloudTrailTable, Source};
 
+/// The columns of the `cloudtrail` table that the rules read.
+pub const RULE_COLUMNS: &str = "event_time, event_source, event_name, source_ip, user_agent, \
+    error_code, event_id, user_arn, access_key_id, file, delivery_time, record";
+
 /// A DataFusion session with Trailhound's functions and a `cloudtrail` table.
 pub struct Engine {
     ctx: SessionContext,
@@ -71,6 +75,23 @@ impl Engine {
     /// cluster the executors count theirs).
     pub fn scans(&self) -> &Arc<ScanStats> {
         &self.scans
+    }
+
+    /// Decodes the source once and keeps the columns the rules read in memory, as the
+    /// `cloudtrail` table: each rule's plans scan the table several times, and a scan of raw
+    /// CloudTrail costs a gunzip and a JSON parse per object. For in-process runs over raw
+    /// objects; a Parquet lake is columnar and needs no cache.
+    pub async fn cache_in_memory(&self) -> Result<()> {
+        let df = self
+            .ctx
+            .sql(&format!("SELECT {RULE_COLUMNS} FROM cloudtrail"))
+            .await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let partitions = df.collect_partitioned().await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, partitions)?;
+        self.ctx.deregister_table("cloudtrail")?;
+        self.ctx.register_table("cloudtrail", Arc::new(table))?;
+        Ok(())
     }
 
     /// Runs D1–D4 with the parameters of `[rules.<id>]` (rule id → JSON object).

@@ -10,9 +10,13 @@
 //! 3. `series`: make-series over `[E − lookback, E)` for each candidate (a cross join with the bin
 //!    numbers and a left join with the buckets, zeros where empty), then `series_stats`,
 //!    `series_outliers` and the z-score, and the seed's row filters.
-//! 4. `gated`: the multi-country gate over the hourly distinct countries in `[S, E]` with
+//! 4. The multi-country gate over the hourly distinct countries in `[S, E]` with
 //!    `sliding_window_dcount_max`.
 //! 5. The join with the evidence buckets `[T − 1h, E]` and the bucket filters.
+//!
+//! Steps 1–3, 4 and 5 are three plans ([`scored_sql`], [`gate_sql`], [`evidence_sql`]); each
+//! later one takes the few candidates left by the one before as a `VALUES` list. One plan with
+//! every step inlines the view several times, and planning it took longer than running it.
 //!
 //! The rows become alerts through the embedded rule's `alerts_from_rows`. Only the seed's hourly
 //! bin is supported here (other bins make the hourly runs fall between bins), and only the IEEE
@@ -31,7 +35,7 @@ use trailhound_model::HOUR;
 
 use super::{LakeRule, hour_of};
 use crate::format::plan_error;
-use crate::rows::{Rows, distinct_sorted, quote_list};
+use crate::rows::{Rows, distinct_sorted, quote, quote_list};
 
 /// The rule's registration.
 pub const RULE: LakeRule = LakeRule {
@@ -60,90 +64,112 @@ fn checked(value: Option<&serde_json::Value>) -> Result<Params> {
     Ok(p)
 }
 
-/// The common part of the plans: the view with hours, the buckets and the scored candidates
-/// that pass the row filters and the gate.
-fn with_clause(p: &Params) -> String {
+/// The view: critical API events of `AKIA` keys with an ARN, with their hour and class.
+fn view(p: &Params) -> String {
+    format!(
+        "SELECT user_arn AS arn, access_key_id AS key, CAST(event_time AS BIGINT) AS t,
+           {hour} AS h, event_name AS name,
+           CASE WHEN error_code = '' THEN 'S'
+                WHEN error_code IN ({codes}) THEN 'U' ELSE 'O' END AS class,
+           country(source_ip) AS country, event_id, source_ip, user_agent
+         FROM cloudtrail
+         WHERE event_name IN ({names}) AND user_arn <> '' AND starts_with(access_key_id, 'AKIA')",
+        hour = hour_of("CAST(event_time AS BIGINT)"),
+        codes = quote_list(&p.unauthorized_error_codes),
+        names = quote_list(&p.critical_api_calls),
+    )
+}
+
+/// Stage 1: the candidates (series, last bin) that pass the seed's row filters, with their
+/// statistics.
+pub fn scored_sql(p: &Params) -> String {
     let b = p.bin.nanos();
-    let l = p.lookback.nanos();
-    let n = l / b;
-    let w = (p.window.nanos() / b).max(1);
+    let n = p.lookback.nanos() / b;
     let ignore = p
         .ignore_value
-        .map_or_else(|| "CAST(NULL AS DOUBLE)".to_owned(), |v| format!("{v:?}"));
+        .map_or_else(|| "CAST(NULL AS DOUBLE)".to_owned(), |v| real(v));
     format!(
-        "WITH view AS (
-           SELECT user_arn AS arn, access_key_id AS key, CAST(event_time AS BIGINT) AS t,
-             {hour} AS h, event_name AS name,
-             CASE WHEN error_code = '' THEN 'S'
-                  WHEN error_code IN ({codes}) THEN 'U' ELSE 'O' END AS class,
-             country(source_ip) AS country, event_id, source_ip, user_agent
-           FROM cloudtrail
-           WHERE event_name IN ({names}) AND user_arn <> '' AND starts_with(access_key_id, 'AKIA')
-         ),
-         buckets AS (
+        "WITH buckets AS (
            SELECT arn, key, h,
              sum(CASE WHEN class = 'S' THEN 1 ELSE 0 END) AS ok_n,
              sum(CASE WHEN class = 'U' THEN 1 ELSE 0 END) AS unauth_n,
              count(DISTINCT CASE WHEN class = 'S' THEN name END) AS ok_d,
              count(DISTINCT CASE WHEN class = 'U' THEN name END) AS unauth_d
-           FROM view GROUP BY arn, key, h
+           FROM ({view}) GROUP BY arn, key, h
          ),
-         candidates AS (
-           SELECT arn, key, h AS bin_t, ok_n, unauth_n, ok_d, unauth_d FROM buckets
-           WHERE unauth_n > 0 AND unauth_d > 0 AND unauth_d >= ok_d
-         ),
-         steps AS (SELECT unnest(range(0, {n})) AS k),
          series AS (
-           SELECT c.arn, c.key, c.bin_t,
+           SELECT c.arn, c.key, c.h AS bin_t, c.ok_n, c.unauth_n, c.ok_d, c.unauth_d,
              array_agg(CAST(coalesce(b.unauth_n, 0) AS DOUBLE) ORDER BY s.k) AS totals,
              array_agg(CAST(coalesce(b.unauth_d, 0) AS DOUBLE) ORDER BY s.k) AS distinct_unauth
-           FROM candidates c CROSS JOIN steps s
+           FROM buckets c CROSS JOIN (SELECT unnest(range(0, {n})) AS k) s
            LEFT JOIN buckets b
-             ON b.arn = c.arn AND b.key = c.key AND b.h = c.bin_t - ({n} - 1 - s.k) * {b}
-           GROUP BY c.arn, c.key, c.bin_t
-         ),
-         stats AS (
-           SELECT c.*, series_stats(s.distinct_unauth) AS st,
-             array_element(series_outliers(s.totals, 'tukey', {ignore}), {n}) AS outlier
-           FROM candidates c JOIN series s
-             ON s.arn = c.arn AND s.key = c.key AND s.bin_t = c.bin_t
+             ON b.arn = c.arn AND b.key = c.key AND b.h = c.h - ({n} - 1 - s.k) * {b}
+           WHERE c.unauth_n > 0 AND c.unauth_d > 0 AND c.unauth_d >= c.ok_d
+           GROUP BY c.arn, c.key, c.h, c.ok_n, c.unauth_n, c.ok_d, c.unauth_d
          ),
          scored AS (
+           SELECT arn, key, bin_t, ok_n, unauth_n, ok_d, unauth_d,
+             array_element(series_outliers(totals, 'tukey', {ignore}), {n}) AS outlier,
+             series_stats(distinct_unauth) AS st
+           FROM series
+         ),
+         flat AS (
            SELECT arn, key, bin_t, ok_n, unauth_n, ok_d, unauth_d, outlier,
              st['min'] AS min_u, st['max'] AS max_u, st['avg'] AS avg_u,
              st['variance'] AS variance_u, st['stdev'] AS stdev_u,
              (CAST(unauth_d AS DOUBLE) - st['avg']) / st['stdev'] AS z
-           FROM stats
-         ),
-         passed AS (
-           SELECT * FROM scored
-           WHERE variance_u < {variance} AND NOT isnan(variance_u)
-             AND max_u >= min_u + {spread}
-             AND z > {z} AND NOT isnan(z)
-             AND outlier > {score} AND NOT isnan(outlier)
-         ),
-         countries AS (
-           SELECT arn, key, h, country, bool_or(t = h) AS at_start
-           FROM view WHERE country IS NOT NULL GROUP BY arn, key, h, country
-         ),
-         gated AS (
-           SELECT p.* FROM passed p JOIN (
-             SELECT p.arn, p.key, p.bin_t FROM passed p JOIN countries c
-               ON c.arn = p.arn AND c.key = p.key
-             WHERE c.h >= p.bin_t + {b} - {l}
-               AND (c.h < p.bin_t + {b} OR (c.h = p.bin_t + {b} AND c.at_start))
-             GROUP BY p.arn, p.key, p.bin_t
-             HAVING sliding_window_dcount_max(
-               array_agg((c.h - (p.bin_t + {b} - {l})) / {b}), array_agg(c.country), {w}) > 1
-           ) g ON g.arn = p.arn AND g.key = p.key AND g.bin_t = p.bin_t
-         )",
-        hour = hour_of("CAST(event_time AS BIGINT)"),
-        codes = quote_list(&p.unauthorized_error_codes),
-        names = quote_list(&p.critical_api_calls),
+           FROM scored
+         )
+         SELECT * FROM flat
+         WHERE variance_u < {variance} AND NOT isnan(variance_u)
+           AND max_u >= min_u + {spread}
+           AND z > {z} AND NOT isnan(z)
+           AND outlier > {score} AND NOT isnan(outlier)",
+        view = view(p),
         variance = real(p.variance_below),
         spread = real(p.max_minus_min_at_least),
         z = real(p.z_score_above),
         score = real(p.outlier_score_above),
+    )
+}
+
+/// The candidates of a stage as an SQL `VALUES` list (arn, key, bin_t, ok_d, unauth_d).
+fn values(candidates: &[(String, String, i64, i64, i64)]) -> String {
+    candidates
+        .iter()
+        .map(|(arn, key, bin, ok_d, unauth_d)| {
+            format!(
+                "({}, {}, {bin}, {ok_d}, {unauth_d})",
+                quote(arn),
+                quote(key)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Stage 2: of the passed candidates, those whose key was used from two or more countries
+/// within the window (`sliding_window_dcount_max` over the hourly distinct countries of
+/// `[S, E]`, where the bucket at `E` holds only events at exactly `E`).
+pub fn gate_sql(p: &Params, passed: &[(String, String, i64, i64, i64)]) -> String {
+    let b = p.bin.nanos();
+    let l = p.lookback.nanos();
+    let w = (p.window.nanos() / b).max(1);
+    format!(
+        "WITH passed(arn, key, bin_t, ok_d, unauth_d) AS (VALUES {values}),
+         countries AS (
+           SELECT arn, key, h, country, bool_or(t = h) AS at_start
+           FROM ({view}) WHERE country IS NOT NULL GROUP BY arn, key, h, country
+         )
+         SELECT p.arn, p.key, p.bin_t FROM passed p JOIN countries c
+           ON c.arn = p.arn AND c.key = p.key
+         WHERE c.h >= p.bin_t + {b} - {l}
+           AND (c.h < p.bin_t + {b} OR (c.h = p.bin_t + {b} AND c.at_start))
+         GROUP BY p.arn, p.key, p.bin_t
+         HAVING sliding_window_dcount_max(
+           array_agg((c.h - (p.bin_t + {b} - {l})) / {b}), array_agg(c.country), {w}) > 1",
+        values = values(passed),
+        view = view(p),
     )
 }
 
@@ -158,13 +184,13 @@ fn real(x: f64) -> String {
     }
 }
 
-/// The plan of the evidence buckets of the candidates that passed (one row per candidate and
-/// evidence hour).
-pub fn evidence_sql(p: &Params) -> String {
+/// Stage 3: the join of the gated candidates with their evidence buckets `[T − 1h, E]` (one
+/// row per candidate and evidence hour), with the seed's bucket filters.
+pub fn evidence_sql(p: &Params, gated: &[(String, String, i64, i64, i64)]) -> String {
     let b = p.bin.nanos();
     let l = p.lookback.nanos();
     format!(
-        "{with}
+        "WITH gated(arn, key, bin_t, ok_d, unauth_d) AS (VALUES {values})
          SELECT g.arn, g.key, g.bin_t, v.h AS evidence_hour,
            array_agg(DISTINCT CASE WHEN v.class = 'S' THEN v.name END) AS ok_names,
            array_agg(DISTINCT CASE WHEN v.class = 'U' THEN v.name END) AS unauth_names,
@@ -174,19 +200,15 @@ pub fn evidence_sql(p: &Params) -> String {
            array_agg(DISTINCT v.source_ip) AS source_ips,
            array_agg(DISTINCT v.user_agent) AS user_agents,
            array_agg(DISTINCT v.country) AS countries
-         FROM gated g JOIN view v ON v.arn = g.arn AND v.key = g.key
+         FROM gated g JOIN ({view}) v ON v.arn = g.arn AND v.key = g.key
          WHERE v.t >= g.bin_t - {b} AND v.t >= g.bin_t + {b} - {l} AND v.t <= g.bin_t + {b}
          GROUP BY g.arn, g.key, g.bin_t, v.h
          HAVING count(DISTINCT CASE WHEN v.class = 'U' THEN v.name END) > 0
            AND count(DISTINCT CASE WHEN v.class = 'S' THEN v.name END) >= max(g.ok_d)
            AND count(DISTINCT CASE WHEN v.class = 'U' THEN v.name END) >= max(g.unauth_d)",
-        with = with_clause(p),
+        values = values(gated),
+        view = view(p),
     )
-}
-
-/// The plan of the candidates that passed the filters and the gate, with their statistics.
-pub fn candidates_sql(p: &Params) -> String {
-    format!("{} SELECT * FROM gated", with_clause(p))
 }
 
 /// The seed's values of one passed candidate (the left side of the join).
@@ -206,7 +228,7 @@ struct Scored {
 
 /// Runs the rule: the rows of every hourly run, as the embedded hunt gives them.
 pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
-    let c = Rows::collect(ctx.sql(&candidates_sql(p)).await?).await?;
+    let c = Rows::collect(ctx.sql(&scored_sql(p)).await?).await?;
     let (arns, keys, bins) = (c.text("arn")?, c.text("key")?, c.int("bin_t")?);
     let [ok_n, unauth_n, ok_d, unauth_d] =
         ["ok_n", "unauth_n", "ok_d", "unauth_d"].map(|col| c.int(col));
@@ -224,7 +246,15 @@ pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
     let (outlier, min, max, avg, variance, stdev, z) =
         (outlier?, min?, max?, avg?, variance?, stdev?, z?);
     let mut scored: HashMap<(String, String, i64), Scored> = HashMap::new();
+    let mut passed = Vec::new();
     for i in 0..c.len() {
+        passed.push((
+            arns[i].clone(),
+            keys[i].clone(),
+            bins[i],
+            ok_d[i],
+            unauth_d[i],
+        ));
         scored.insert(
             (arns[i].clone(), keys[i].clone(), bins[i]),
             Scored {
@@ -242,10 +272,27 @@ pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
             },
         );
     }
-    if scored.is_empty() {
+    if passed.is_empty() {
         return Ok(Vec::new());
     }
-    let e = Rows::collect(ctx.sql(&evidence_sql(p)).await?).await?;
+    let g = Rows::collect(ctx.sql(&gate_sql(p, &passed)).await?).await?;
+    let (arns, keys, bins) = (g.text("arn")?, g.text("key")?, g.int("bin_t")?);
+    let gated: Vec<_> = (0..g.len())
+        .filter_map(|i| {
+            let s = scored.get(&(arns[i].clone(), keys[i].clone(), bins[i]))?;
+            Some((
+                arns[i].clone(),
+                keys[i].clone(),
+                bins[i],
+                s.ok_d,
+                s.unauth_d,
+            ))
+        })
+        .collect();
+    if gated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let e = Rows::collect(ctx.sql(&evidence_sql(p, &gated)).await?).await?;
     let (arns, keys, bins, hours) = (
         e.text("arn")?,
         e.text("key")?,
