@@ -87,7 +87,7 @@ pub fn scored_sql(p: &Params) -> String {
     let n = p.lookback.nanos() / b;
     let ignore = p
         .ignore_value
-        .map_or_else(|| "CAST(NULL AS DOUBLE)".to_owned(), |v| real(v));
+        .map_or_else(|| "CAST(NULL AS DOUBLE)".to_owned(), real);
     format!(
         "WITH buckets AS (
            SELECT arn, key, h,
