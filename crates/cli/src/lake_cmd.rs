@@ -33,10 +33,12 @@ mod with_lake {
     use crate::hunt::HuntArgs;
     use crate::stats::RunStats;
 
-    /// A runtime for the async DataFusion and Ballista APIs.
+    /// A runtime for the async DataFusion and Ballista APIs. Planning and (de)serializing deep
+    /// plans recurse: 32 MB stacks, as Ballista's own binaries use.
     fn runtime() -> Result<tokio::runtime::Runtime> {
         Ok(tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .thread_stack_size(32 * 1024 * 1024)
             .build()?)
     }
 
@@ -159,8 +161,20 @@ mod with_lake {
         bind: std::net::SocketAddr,
     }
 
+    /// Logs to standard error, at `default` unless `RUST_LOG` says otherwise.
+    fn init_logs(default: &str) {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+
     /// Runs `scheduler` until interrupted.
     pub fn scheduler(args: SchedulerArgs) -> Result<()> {
+        // Ballista's scheduler logs every plan at `info`.
+        init_logs("warn");
         runtime()?.block_on(cluster::run_scheduler(args.bind))?;
         Ok(())
     }
@@ -193,6 +207,8 @@ mod with_lake {
 
     /// Runs `executor` until interrupted.
     pub fn executor(args: ExecutorArgs) -> Result<()> {
+        // One line per task at `info`.
+        init_logs("info");
         let geo = match &args.geoip {
             Some(p) => GeoIp::open(p)?,
             None => GeoIp::embedded(),

@@ -280,6 +280,11 @@ pub struct ExecutorOptions {
 /// Runs an executor until the process ends, with `geo` for `country()`.
 pub async fn run_executor(options: ExecutorOptions, geo: Arc<GeoIp>) -> Result<()> {
     let mut registry = BallistaFunctionRegistry::default();
+    // Ballista's default registry lacks the list functions the plans use (`array_element`,
+    // `range`...).
+    for f in datafusion::functions_nested::all_default_nested_functions() {
+        registry.scalar_functions.insert(f.name().to_owned(), f);
+    }
     for udf in crate::functions::udfs(geo) {
         registry
             .scalar_functions

@@ -4,8 +4,8 @@
 //!   default), null otherwise — the embedded engine's enrichment;
 //! * `is_ip(text)`: true for an IPv4 or IPv6 address (D2, D3: service names are not sources);
 //! * `series_outliers(series, 'tukey', ignore)`: Kusto's Tukey outlier scores of a series;
-//! * `series_stats(series)`: Kusto's `series_stats_dynamic` as a struct (`min`, `min_idx`,
-//!   `max`, `max_idx`, `avg`, `variance`, `stdev`);
+//! * `series_stats(series)`: Kusto's `series_stats_dynamic` as the list `[min, min_idx, max,
+//!   max_idx, avg, variance, stdev]`;
 //! * `sliding_window_dcount_max(bins, values, window)`: the largest number of distinct values
 //!   among items whose bins lie within `window` consecutive bins (Kusto's
 //!   `sliding_window_counts` dcount, reduced to its maximum: D1's multi-country gate).
@@ -18,10 +18,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, Int64Array, ListBuilder,
-    StringBuilder, StructArray, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, Int64Array, ListBuilder, StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{
@@ -217,19 +216,10 @@ impl ScalarUDFImpl for SeriesOutliersUdf {
     }
 }
 
-fn stats_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("min", DataType::Float64, true),
-        Field::new("min_idx", DataType::UInt64, true),
-        Field::new("max", DataType::Float64, true),
-        Field::new("max_idx", DataType::UInt64, true),
-        Field::new("avg", DataType::Float64, true),
-        Field::new("variance", DataType::Float64, true),
-        Field::new("stdev", DataType::Float64, true),
-    ])
-}
-
-/// `series_stats(series) -> Struct` (all fields null for an empty or non-finite series).
+/// `series_stats(series) -> List<Float64>`: `[min, min_idx, max, max_idx, avg, variance,
+/// stdev]` (null for an empty or non-finite series). A list rather than a struct: DataFusion
+/// 55's optimizer moves struct field accesses towards the scan, which fails once Ballista's
+/// scheduler optimizes the already optimized plan again.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct SeriesStatsUdf {
     signature: Signature,
@@ -251,7 +241,7 @@ impl ScalarUDFImpl for SeriesStatsUdf {
         &self.signature
     }
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(stats_fields()))
+        Ok(float_list())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let input = arrays(&args)?;
@@ -264,33 +254,25 @@ impl ScalarUDFImpl for SeriesStatsUdf {
                 series::series_stats(&series_values(lists.value(row).as_ref())?)
             });
         }
-        let f = |g: fn(&series::SeriesStats) -> f64| -> ArrayRef {
-            Arc::new(
-                stats
-                    .iter()
-                    .map(|s| s.as_ref().map(g))
-                    .collect::<Float64Array>(),
-            )
-        };
-        let u = |g: fn(&series::SeriesStats) -> usize| -> ArrayRef {
-            Arc::new(
-                stats
-                    .iter()
-                    .map(|s| s.as_ref().map(|s| g(s) as u64))
-                    .collect::<UInt64Array>(),
-            )
-        };
-        let columns = vec![
-            f(|s| s.min),
-            u(|s| s.min_idx),
-            f(|s| s.max),
-            u(|s| s.max_idx),
-            f(|s| s.avg),
-            f(|s| s.variance),
-            f(|s| s.stdev),
-        ];
-        let out = StructArray::try_new(stats_fields(), columns, None)?;
-        Ok(ColumnarValue::Array(Arc::new(out)))
+        let mut out = ListBuilder::new(Float64Builder::new());
+        for st in &stats {
+            match st {
+                Some(s) => {
+                    out.values().append_slice(&[
+                        s.min,
+                        s.min_idx as f64,
+                        s.max,
+                        s.max_idx as f64,
+                        s.avg,
+                        s.variance,
+                        s.stdev,
+                    ]);
+                    out.append(true);
+                }
+                None => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }
 

@@ -115,9 +115,10 @@ pub fn scored_sql(p: &Params) -> String {
          ),
          flat AS (
            SELECT arn, key, bin_t, ok_n, unauth_n, ok_d, unauth_d, outlier,
-             st['min'] AS min_u, st['max'] AS max_u, st['avg'] AS avg_u,
-             st['variance'] AS variance_u, st['stdev'] AS stdev_u,
-             (CAST(unauth_d AS DOUBLE) - st['avg']) / st['stdev'] AS z
+             array_element(st, 1) AS min_u, array_element(st, 3) AS max_u,
+             array_element(st, 5) AS avg_u, array_element(st, 6) AS variance_u,
+             array_element(st, 7) AS stdev_u,
+             (CAST(unauth_d AS DOUBLE) - array_element(st, 5)) / array_element(st, 7) AS z
            FROM scored
          )
          SELECT * FROM flat
