@@ -20,6 +20,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Builder, Int64Array, ListBuilder, StringBuilder,
 };
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
@@ -41,113 +42,107 @@ pub fn register(registry: &mut dyn FunctionRegistry, geo: Arc<GeoIp>) -> Result<
 
 /// Every function of this module.
 pub fn udfs(geo: Arc<GeoIp>) -> Vec<ScalarUDF> {
-    vec![
-        ScalarUDF::new_from_impl(CountryUdf::new(geo)),
-        ScalarUDF::new_from_impl(IsIpUdf::new()),
-        ScalarUDF::new_from_impl(SeriesOutliersUdf::new()),
-        ScalarUDF::new_from_impl(SeriesStatsUdf::new()),
-        ScalarUDF::new_from_impl(SlidingDcountUdf::new()),
+    let utf8 = || Signature::exact(vec![DataType::Utf8], Volatility::Immutable);
+    let any = |n| Signature::any(n, Volatility::Immutable);
+    [
+        Udf::new("country", utf8(), DataType::Utf8, move |a| country(&geo, a)),
+        Udf::new("is_ip", utf8(), DataType::Boolean, is_ip),
+        Udf::new("series_outliers", any(3), float_list(), series_outliers),
+        Udf::new("series_stats", any(1), float_list(), series_stats),
+        Udf::new(
+            "sliding_window_dcount_max",
+            any(3),
+            DataType::Int64,
+            sliding_dcount,
+        ),
     ]
+    .into_iter()
+    .map(ScalarUDF::new_from_impl)
+    .collect()
 }
 
-/// The arguments as arrays of the batch's length.
-fn arrays(args: &ScalarFunctionArgs) -> Result<Vec<ArrayRef>> {
-    ColumnarValue::values_to_arrays(&args.args)
-}
+/// The body of a function: the arguments as arrays of the batch's length, to the result.
+type Body = dyn Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync;
 
-/// `country(source_ip) -> Utf8`.
-struct CountryUdf {
-    geo: Arc<GeoIp>,
+/// A row-wise scalar function: a name, a signature, a return type and a body. Functions are
+/// equal when their names are (one definition per name in a process).
+struct Udf {
+    name: &'static str,
     signature: Signature,
+    returns: DataType,
+    body: Box<Body>,
 }
 
-impl CountryUdf {
-    fn new(geo: Arc<GeoIp>) -> Self {
+impl Udf {
+    fn new(
+        name: &'static str,
+        signature: Signature,
+        returns: DataType,
+        body: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
+    ) -> Self {
         Self {
-            geo,
-            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+            name,
+            signature,
+            returns,
+            body: Box::new(body),
         }
     }
 }
 
-impl std::fmt::Debug for CountryUdf {
+impl std::fmt::Debug for Udf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CountryUdf")
-            .field("geo", &self.geo.description())
-            .finish()
+        f.debug_struct("Udf").field("name", &self.name).finish()
     }
 }
 
-// One GeoIP database per process: functions of the same name are equal.
-impl PartialEq for CountryUdf {
-    fn eq(&self, _: &Self) -> bool {
-        true
+impl PartialEq for Udf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
     }
 }
-impl Eq for CountryUdf {}
-impl Hash for CountryUdf {
+impl Eq for Udf {}
+impl Hash for Udf {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        "country".hash(h);
+        self.name.hash(h);
     }
 }
 
-impl ScalarUDFImpl for CountryUdf {
+impl ScalarUDFImpl for Udf {
     fn name(&self) -> &str {
-        "country"
+        self.name
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(self.returns.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = arrays(&args)?;
-        let ips = input[0].as_string::<i32>();
-        // CloudTrail repeats few addresses many times: memoise per batch.
-        let mut memo: HashMap<&str, Option<trailhound_model::Country>> = HashMap::new();
-        let mut out = StringBuilder::with_capacity(ips.len(), ips.len() * 2);
-        for ip in ips.iter() {
-            let country = ip.and_then(|ip| *memo.entry(ip).or_insert_with(|| self.geo.country(ip)));
-            out.append_option(country.as_ref().map(|c| c.as_str()));
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        Ok(ColumnarValue::Array((self.body)(&arrays)?))
     }
 }
 
-/// `is_ip(text) -> Boolean`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct IsIpUdf {
-    signature: Signature,
+/// `country(source_ip)`: memoised per batch (CloudTrail repeats few addresses many times).
+fn country(geo: &GeoIp, args: &[ArrayRef]) -> Result<ArrayRef> {
+    let ips = args[0].as_string::<i32>();
+    let mut memo: HashMap<&str, Option<trailhound_model::Country>> = HashMap::new();
+    let mut out = StringBuilder::with_capacity(ips.len(), ips.len() * 2);
+    for ip in ips.iter() {
+        let country = ip.and_then(|ip| *memo.entry(ip).or_insert_with(|| geo.country(ip)));
+        out.append_option(country.as_ref().map(|c| c.as_str()));
+    }
+    Ok(Arc::new(out.finish()))
 }
 
-impl IsIpUdf {
-    fn new() -> Self {
-        Self {
-            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for IsIpUdf {
-    fn name(&self) -> &str {
-        "is_ip"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Boolean)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = arrays(&args)?;
-        let out: BooleanArray = input[0]
-            .as_string::<i32>()
-            .iter()
-            .map(|s| Some(s.is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok())))
-            .collect();
-        Ok(ColumnarValue::Array(Arc::new(out)))
-    }
+/// `is_ip(text)`, as the embedded D2 and D3 decide it.
+fn is_ip(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let out: BooleanArray = args[0]
+        .as_string::<i32>()
+        .iter()
+        .map(|s| Some(s.is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok())))
+        .collect();
+    Ok(Arc::new(out))
 }
 
 fn float_list() -> DataType {
@@ -156,7 +151,7 @@ fn float_list() -> DataType {
 
 /// The values of a list of numbers as `f64` (nulls as NaN: Kusto's missing values).
 fn series_values(list: &dyn Array) -> Result<Vec<f64>> {
-    let cast = datafusion::arrow::compute::cast(list, &DataType::Float64)?;
+    let cast = cast(list, &DataType::Float64)?;
     Ok(cast
         .as_primitive::<Float64Type>()
         .iter()
@@ -164,130 +159,63 @@ fn series_values(list: &dyn Array) -> Result<Vec<f64>> {
         .collect())
 }
 
-/// `series_outliers(series, kind, ignore) -> List<Float64>`; only `kind = 'tukey'`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SeriesOutliersUdf {
-    signature: Signature,
-}
-
-impl SeriesOutliersUdf {
-    fn new() -> Self {
-        Self {
-            signature: Signature::any(3, Volatility::Immutable),
+/// `series_outliers(series, kind, ignore)`; only `kind = 'tukey'`.
+fn series_outliers(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let lists = args[0].as_list::<i32>();
+    let kinds = cast(&args[1], &DataType::Utf8)?;
+    let ignores = cast(&args[2], &DataType::Float64)?;
+    let (kinds, ignores) = (
+        kinds.as_string::<i32>(),
+        ignores.as_primitive::<Float64Type>(),
+    );
+    let mut out = ListBuilder::new(Float64Builder::new());
+    for row in 0..lists.len() {
+        if lists.is_null(row) {
+            out.append_null();
+            continue;
         }
+        if kinds.is_null(row) || kinds.value(row) != "tukey" {
+            return Err(plan_error("series_outliers supports only kind 'tukey'"));
+        }
+        let ignore = (!ignores.is_null(row)).then(|| ignores.value(row));
+        let xs = series_values(lists.value(row).as_ref())?;
+        out.values()
+            .append_slice(&series::series_outliers_tukey(&xs, ignore, IqrZero::Ieee));
+        out.append(true);
     }
+    Ok(Arc::new(out.finish()))
 }
 
-impl ScalarUDFImpl for SeriesOutliersUdf {
-    fn name(&self) -> &str {
-        "series_outliers"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(float_list())
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = arrays(&args)?;
-        let lists = input[0].as_list::<i32>();
-        let kinds = datafusion::arrow::compute::cast(&input[1], &DataType::Utf8)?;
-        let ignores = datafusion::arrow::compute::cast(&input[2], &DataType::Float64)?;
-        let (kinds, ignores) = (
-            kinds.as_string::<i32>(),
-            ignores.as_primitive::<Float64Type>(),
-        );
-        let mut out = ListBuilder::new(Float64Builder::new());
-        for row in 0..lists.len() {
-            if lists.is_null(row) {
-                out.append_null();
-                continue;
+/// `series_stats(series)`: `[min, min_idx, max, max_idx, avg, variance, stdev]`, null for an
+/// empty or non-finite series. A list rather than a struct: DataFusion 55's optimizer moves
+/// struct field accesses towards the scan, which fails once Ballista's scheduler optimizes the
+/// already optimized plan again.
+fn series_stats(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let lists = args[0].as_list::<i32>();
+    let mut out = ListBuilder::new(Float64Builder::new());
+    for row in 0..lists.len() {
+        let stats = if lists.is_null(row) {
+            None
+        } else {
+            series::series_stats(&series_values(lists.value(row).as_ref())?)
+        };
+        match stats {
+            Some(s) => {
+                out.values().append_slice(&[
+                    s.min,
+                    s.min_idx as f64,
+                    s.max,
+                    s.max_idx as f64,
+                    s.avg,
+                    s.variance,
+                    s.stdev,
+                ]);
+                out.append(true);
             }
-            if kinds.is_null(row) || kinds.value(row) != "tukey" {
-                return Err(plan_error("series_outliers supports only kind 'tukey'"));
-            }
-            let ignore = (!ignores.is_null(row)).then(|| ignores.value(row));
-            let xs = series_values(lists.value(row).as_ref())?;
-            let scores = series::series_outliers_tukey(&xs, ignore, IqrZero::Ieee);
-            out.values().append_slice(&scores);
-            out.append(true);
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
-    }
-}
-
-/// `series_stats(series) -> List<Float64>`: `[min, min_idx, max, max_idx, avg, variance,
-/// stdev]` (null for an empty or non-finite series). A list rather than a struct: DataFusion
-/// 55's optimizer moves struct field accesses towards the scan, which fails once Ballista's
-/// scheduler optimizes the already optimized plan again.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SeriesStatsUdf {
-    signature: Signature,
-}
-
-impl SeriesStatsUdf {
-    fn new() -> Self {
-        Self {
-            signature: Signature::any(1, Volatility::Immutable),
+            None => out.append_null(),
         }
     }
-}
-
-impl ScalarUDFImpl for SeriesStatsUdf {
-    fn name(&self) -> &str {
-        "series_stats"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(float_list())
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = arrays(&args)?;
-        let lists = input[0].as_list::<i32>();
-        let mut stats = Vec::with_capacity(lists.len());
-        for row in 0..lists.len() {
-            stats.push(if lists.is_null(row) {
-                None
-            } else {
-                series::series_stats(&series_values(lists.value(row).as_ref())?)
-            });
-        }
-        let mut out = ListBuilder::new(Float64Builder::new());
-        for st in &stats {
-            match st {
-                Some(s) => {
-                    out.values().append_slice(&[
-                        s.min,
-                        s.min_idx as f64,
-                        s.max,
-                        s.max_idx as f64,
-                        s.avg,
-                        s.variance,
-                        s.stdev,
-                    ]);
-                    out.append(true);
-                }
-                None => out.append_null(),
-            }
-        }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
-    }
-}
-
-/// `sliding_window_dcount_max(bins List<Int64>, values List<Utf8>, window Int64) -> Int64`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SlidingDcountUdf {
-    signature: Signature,
-}
-
-impl SlidingDcountUdf {
-    fn new() -> Self {
-        Self {
-            signature: Signature::any(3, Volatility::Immutable),
-        }
-    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// The largest number of distinct values among `items` (bin, value) whose bins lie within `w`
@@ -314,40 +242,29 @@ pub fn sliding_dcount_max(mut items: Vec<(i64, &str)>, w: i64) -> i64 {
     best
 }
 
-impl ScalarUDFImpl for SlidingDcountUdf {
-    fn name(&self) -> &str {
-        "sliding_window_dcount_max"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let input = arrays(&args)?;
-        let bins = input[0].as_list::<i32>();
-        let values = input[1].as_list::<i32>();
-        let windows = datafusion::arrow::compute::cast(&input[2], &DataType::Int64)?;
-        let windows = windows.as_primitive::<Int64Type>();
-        let mut out = Vec::with_capacity(bins.len());
-        for row in 0..bins.len() {
-            if bins.is_null(row) || values.is_null(row) || windows.is_null(row) {
-                out.push(Some(0));
-                continue;
-            }
-            let b = datafusion::arrow::compute::cast(&bins.value(row), &DataType::Int64)?;
-            let v = datafusion::arrow::compute::cast(&values.value(row), &DataType::Utf8)?;
-            let (b, v) = (b.as_primitive::<Int64Type>(), v.as_string::<i32>());
-            let items: Vec<(i64, &str)> = b
-                .iter()
-                .zip(v.iter())
-                .filter_map(|(k, c)| Some((k?, c?)))
-                .collect();
-            out.push(Some(sliding_dcount_max(items, windows.value(row))));
+/// `sliding_window_dcount_max(bins, values, window)` row by row.
+fn sliding_dcount(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let bins = args[0].as_list::<i32>();
+    let values = args[1].as_list::<i32>();
+    let windows = cast(&args[2], &DataType::Int64)?;
+    let windows = windows.as_primitive::<Int64Type>();
+    let mut out = Vec::with_capacity(bins.len());
+    for row in 0..bins.len() {
+        if bins.is_null(row) || values.is_null(row) || windows.is_null(row) {
+            out.push(Some(0));
+            continue;
         }
-        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(out))))
+        let b = cast(&bins.value(row), &DataType::Int64)?;
+        let v = cast(&values.value(row), &DataType::Utf8)?;
+        let (b, v) = (b.as_primitive::<Int64Type>(), v.as_string::<i32>());
+        let items: Vec<(i64, &str)> = b
+            .iter()
+            .zip(v.iter())
+            .filter_map(|(k, c)| Some((k?, c?)))
+            .collect();
+        out.push(Some(sliding_dcount_max(items, windows.value(row))));
     }
+    Ok(Arc::new(Int64Array::from(out)))
 }
 
 #[cfg(test)]

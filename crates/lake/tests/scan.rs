@@ -5,6 +5,14 @@ use std::sync::Arc;
 use trailhound_geo::GeoIp;
 use trailhound_lake::{Engine, Source};
 
+/// An in-process engine over the CloudTrail objects below `dir`.
+async fn engine_over(dir: &std::path::Path) -> Engine {
+    let source = Source::Raw(vec![dir.display().to_string()]);
+    Engine::new(&source, Arc::new(GeoIp::embedded()), 2)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_is_a_table_with_provenance() {
     let dir = tempfile::tempdir().unwrap();
@@ -17,13 +25,7 @@ async fn a_folder_is_a_table_with_provenance() {
                        {"eventTime":"2026-01-01T10:00:01Z","eventName":"B","userIdentity":{}}]}"#,
     )
     .unwrap();
-    let engine = Engine::new(
-        &Source::Raw(vec![dir.path().display().to_string()]),
-        Arc::new(GeoIp::embedded()),
-        2,
-    )
-    .await
-    .unwrap();
+    let engine = engine_over(dir.path()).await;
     let batches = engine
         .context()
         .sql(
@@ -76,13 +78,7 @@ async fn bad_objects_are_counted_and_the_rest_is_read() {
     )
     .unwrap();
 
-    let engine = Engine::new(
-        &Source::Raw(vec![dir.path().display().to_string()]),
-        Arc::new(GeoIp::embedded()),
-        2,
-    )
-    .await
-    .unwrap();
+    let engine = engine_over(dir.path()).await;
     let batches = engine
         .context()
         .sql("SELECT count(*) AS n FROM cloudtrail WHERE event_name = 'NoIdentity'")

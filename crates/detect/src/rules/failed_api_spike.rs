@@ -454,6 +454,24 @@ pub struct D1Row {
     pub evidence: Evidence,
 }
 
+/// Sorts rows as a run returns them: by ARN, key, bin start and evidence bucket.
+pub fn sort_rows(rows: &mut [D1Row]) {
+    rows.sort_by(|a, b| {
+        (
+            &a.user_arn,
+            &a.access_key_id,
+            a.time_generated,
+            a.evidence_hour,
+        )
+            .cmp(&(
+                &b.user_arn,
+                &b.access_key_id,
+                b.time_generated,
+                b.evidence_hour,
+            ))
+    });
+}
+
 fn real<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     if x.is_finite() {
         s.serialize_f64(*x)
@@ -725,20 +743,7 @@ impl D1Engine {
             }
             self.join(st, &last, s, cutoff, t_last, &mut rows);
         }
-        rows.sort_by(|a, b| {
-            (
-                &a.user_arn,
-                &a.access_key_id,
-                a.time_generated,
-                a.evidence_hour,
-            )
-                .cmp(&(
-                    &b.user_arn,
-                    &b.access_key_id,
-                    b.time_generated,
-                    b.evidence_hour,
-                ))
-        });
+        sort_rows(&mut rows);
         rows
     }
 

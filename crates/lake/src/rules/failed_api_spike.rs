@@ -357,20 +357,7 @@ pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
             },
         });
     }
-    rows.sort_by(|a, b| {
-        (
-            &a.user_arn,
-            &a.access_key_id,
-            a.time_generated,
-            a.evidence_hour,
-        )
-            .cmp(&(
-                &b.user_arn,
-                &b.access_key_id,
-                b.time_generated,
-                b.evidence_hour,
-            ))
-    });
+    embedded::sort_rows(&mut rows);
     Ok(rows)
 }
 

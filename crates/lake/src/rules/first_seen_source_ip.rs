@@ -2,15 +2,14 @@
 //!
 //! The successful `AKIA` calls from an IP address; a call is new when the previous call of the
 //! same (key, source IP) pair in stream order (`lag`) is more than the history window older, or
-//! absent. The warm-up is applied after the query ([`super::after_warm_up`]).
+//! absent. The warm-up is applied after the query ([`super::new_terms`]).
 
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 use trailhound_detect::Alert;
 use trailhound_detect::rules::first_seen_source_ip::{self as embedded, Params};
 
-use super::{EVENT_COLUMNS, EVENT_ORDER, LakeRule, after_warm_up, events, params};
-use crate::rows::Rows;
+use super::{EVENT_COLUMNS, EVENT_ORDER, LakeRule, new_terms, params};
 
 /// The rule's registration.
 pub const RULE: LakeRule = LakeRule {
@@ -36,7 +35,5 @@ pub fn sql(p: &Params) -> String {
 /// Runs the rule.
 pub async fn alerts(ctx: &SessionContext, value: Option<&serde_json::Value>) -> Result<Vec<Alert>> {
     let p: Params = params(embedded::RULE.id, value)?;
-    let rows = Rows::collect(ctx.sql(&sql(&p)).await?).await?;
-    let new = after_warm_up(ctx, &p, events(&rows)?).await?;
-    Ok(new.iter().map(|e| embedded::alert(&p, e)).collect())
+    new_terms(ctx, &p, &sql(&p), embedded::alert).await
 }

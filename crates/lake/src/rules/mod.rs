@@ -116,6 +116,19 @@ pub const EVENT_COLUMNS: &str = "CAST(event_time AS BIGINT) AS t, event_source, 
     source_ip, user_agent, error_code, event_id, user_arn, access_key_id, \
     country(source_ip) AS country";
 
+/// Runs a new-terms rule (D2, D3): its plan of candidate events, the warm-up, and the embedded
+/// rule's `alert` for each event left.
+pub async fn new_terms(
+    ctx: &SessionContext,
+    params: &trailhound_detect::history::NewTermsParams,
+    sql: &str,
+    alert: fn(&trailhound_detect::history::NewTermsParams, &Event) -> Alert,
+) -> Result<Vec<Alert>> {
+    let rows = Rows::collect(ctx.sql(sql).await?).await?;
+    let new = after_warm_up(ctx, params, events(&rows)?).await?;
+    Ok(new.iter().map(|e| alert(params, e)).collect())
+}
+
 /// The new-terms rules' warm-up (D2, D3): replays `trailhound_detect::history::WarmUp` over the
 /// stream's hourly first and last event times merged with the candidates' times, and keeps the
 /// candidates (sorted by time) not in a warm-up. Exact for history windows of an hour or more: a
