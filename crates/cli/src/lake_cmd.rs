@@ -94,6 +94,16 @@ mod with_lake {
             stats.files_with_issues += 1;
             stats.add_issues(file, &issues.counts, &issues.located);
         }
+        if scan.files == 0 {
+            eprintln!(
+                "trailhound: the events were read {}; the counts below cover this process only",
+                if args.cluster.is_some() {
+                    "by the cluster's executors (their logs name bad input)"
+                } else {
+                    "from Parquet"
+                }
+            );
+        }
         eprintln!(
             "trailhound: DataFusion{} ran D1-D4 in {:.1} s",
             args.cluster
