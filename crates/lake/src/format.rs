@@ -109,18 +109,18 @@ impl ScanStats {
 /// The CloudTrail file format: see the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct CloudTrailFormat {
-    issues: Arc<ScanStats>,
+    stats: Arc<ScanStats>,
 }
 
 impl CloudTrailFormat {
-    /// A format that counts decoding problems in `issues`.
-    pub fn new(issues: Arc<ScanStats>) -> Self {
-        Self { issues }
+    /// A format that counts what its scans read in `stats`.
+    pub fn new(stats: Arc<ScanStats>) -> Self {
+        Self { stats }
     }
 
     /// What the scans read.
     pub fn stats(&self) -> &Arc<ScanStats> {
-        &self.issues
+        &self.stats
     }
 }
 
@@ -193,7 +193,7 @@ impl FileFormat for CloudTrailFormat {
     }
 
     fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {
-        Arc::new(CloudTrailSource::new(table_schema, self.issues.clone()))
+        Arc::new(CloudTrailSource::new(table_schema, self.stats.clone()))
     }
 }
 
@@ -204,18 +204,18 @@ pub struct CloudTrailSource {
     projection: SplitProjection,
     batch_size: Option<usize>,
     metrics: ExecutionPlanMetricsSet,
-    issues: Arc<ScanStats>,
+    stats: Arc<ScanStats>,
 }
 
 impl CloudTrailSource {
     /// A source over `table_schema` (the CloudTrail schema plus any partition columns).
-    pub fn new(table_schema: TableSchema, issues: Arc<ScanStats>) -> Self {
+    pub fn new(table_schema: TableSchema, stats: Arc<ScanStats>) -> Self {
         Self {
             projection: SplitProjection::unprojected(&table_schema),
             table_schema,
             batch_size: None,
             metrics: ExecutionPlanMetricsSet::new(),
-            issues,
+            stats,
         }
     }
 }
@@ -231,7 +231,7 @@ impl FileSource for CloudTrailSource {
             columns: self.projection.file_indices.clone(),
             store: object_store,
             batch_size: self.batch_size.unwrap_or(8192),
-            issues: self.issues.clone(),
+            stats: self.stats.clone(),
         });
         ProjectionOpener::try_new(
             self.projection.clone(),
@@ -297,7 +297,7 @@ struct CloudTrailOpener {
     columns: Vec<usize>,
     store: Arc<dyn ObjectStore>,
     batch_size: usize,
-    issues: Arc<ScanStats>,
+    stats: Arc<ScanStats>,
 }
 
 /// The decoder every scan shares (no extra fields: the SQL rules read only fixed ones).
@@ -320,7 +320,7 @@ impl FileOpener for CloudTrailOpener {
         file: datafusion::datasource::listing::PartitionedFile,
     ) -> Result<FileOpenFuture> {
         let store = self.store.clone();
-        let issues = self.issues.clone();
+        let stats = self.stats.clone();
         let batch_size = self.batch_size.max(1);
         let columns = self.columns.clone();
         Ok(Box::pin(async move {
@@ -347,7 +347,7 @@ impl FileOpener for CloudTrailOpener {
                     d
                 }
             };
-            issues.record(&path, size, &decoded);
+            stats.record(&path, size, &decoded);
             let name = path.rsplit('/').next().unwrap_or(&path);
             let delivery = trailhound_source::delivery_time(name);
             let batches: Vec<Result<_>> = decoded

@@ -23,7 +23,6 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use datafusion::error::Result;
-use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -31,14 +30,6 @@ use trailhound_detect::series::{self, IqrZero};
 use trailhound_geo::GeoIp;
 
 use crate::format::plan_error;
-
-/// Registers every function of this module in `registry`, with `geo` for `country`.
-pub fn register(registry: &mut dyn FunctionRegistry, geo: Arc<GeoIp>) -> Result<()> {
-    for udf in udfs(geo) {
-        registry.register_udf(Arc::new(udf))?;
-    }
-    Ok(())
-}
 
 /// Every function of this module.
 pub fn udfs(geo: Arc<GeoIp>) -> Vec<ScalarUDF> {
