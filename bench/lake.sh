@@ -4,6 +4,7 @@
 # same generated data; plus the Parquet lake's size against the raw gzip.
 #
 #   bench/lake.sh [EVENTS]     # default 300000 events (the scenario set's attacks included)
+#   BIN=path/to/trailhound bench/lake.sh [EVENTS]   # a binary built earlier (with `lake`)
 #
 # Builds the `lake-bench` profile (release without fat LTO) with the `lake` feature, generates
 # the set once under target/bench-data/lake-<EVENTS>, checks that every engine returns the same
@@ -13,8 +14,12 @@ cd "$(dirname "$0")/.."
 events=${1:-300000}
 data=target/bench-data/lake-$events
 lake=target/bench-data/lake-$events-parquet
-cargo build --profile lake-bench --features lake -q -p trailhound
-bin=target/lake-bench/trailhound
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --profile lake-bench --features lake -q -p trailhound
+  bin=target/lake-bench/trailhound
+fi
 if [ ! -f "$data/manifest.json" ]; then
   rm -rf "$data" "$lake"
   "$bin" generate "$data" --events "$events" --seed 7 >/dev/null

@@ -1,11 +1,13 @@
 //! The scale-out path (feature `lake`) against the embedded engine: on the generated scenario
 //! set, DataFusion in process over the raw objects, over the converted Parquet lake, and a
-//! Ballista scheduler with two executors (separate processes on 127.0.0.1) all raise exactly
-//! the embedded engine's D1–D5 alerts, field for field.
+//! Ballista scheduler with two executors (separate processes on 127.0.0.1) over the raw objects
+//! and over the lake converted to an S3-compatible server all raise exactly the embedded
+//! engine's D1–D5 alerts, field for field.
 
 #![cfg(feature = "lake")]
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,20 +17,32 @@ use serde_json::Value;
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/s3.rs"]
+mod s3;
 use cli::{bin, generate, jsonl, run_ok, trailhound};
 
-/// `hunt --no-store --format jsonl` with `args`; the alerts by id.
-fn hunt(args: &[&str], path: &Path) -> BTreeMap<String, Value> {
+/// `hunt --no-store --format jsonl` with `args` over `path` (a folder or `s3://` prefix) with
+/// `env`; the alerts by id.
+fn hunt_in(
+    env: &[(&'static str, String)],
+    args: &[&str],
+    path: impl AsRef<OsStr>,
+) -> BTreeMap<String, Value> {
     let out = run_ok(
         trailhound("lake")
             .args(["hunt", "--no-store", "--format", "jsonl", "--no-progress"])
             .args(args)
-            .arg(path),
+            .arg(path)
+            .envs(env.iter().map(|(k, v)| (k, v))),
     );
     jsonl(&out.stdout)
         .into_iter()
         .map(|a| (a["id"].as_str().unwrap().to_owned(), a))
         .collect()
+}
+
+fn hunt(args: &[&str], path: &Path) -> BTreeMap<String, Value> {
+    hunt_in(&[], args, path)
 }
 
 fn per_rule(alerts: &BTreeMap<String, Value>) -> BTreeMap<String, usize> {
@@ -125,6 +139,24 @@ fn datafusion_parquet_and_a_two_executor_cluster_match_the_embedded_engine() {
     let parquet = hunt(&["--parquet"], &lake);
     assert_same("datafusion over the Parquet lake", &embedded, &parquet);
 
+    // The lake again on an S3-compatible server, when one can run (always in CI): executors on
+    // other machines would read it there, not from a shared folder.
+    let server = s3::S3Server::start();
+    let env = server.as_ref().map(|s| s.env()).unwrap_or_default();
+    let lake_url: OsString = match &server {
+        Some(server) => {
+            server.create_bucket("lake");
+            let mut convert = trailhound("lake");
+            convert
+                .arg("convert")
+                .arg(&data)
+                .args(["--out", "s3://lake/cloudtrail"]);
+            run_ok(convert.envs(env.iter().map(|(k, v)| (k, v))));
+            "s3://lake/cloudtrail".into()
+        }
+        None => lake.clone().into_os_string(),
+    };
+
     // A scheduler and two executors, each its own process.
     let scheduler_port = free_port();
     let mut cluster = Cluster(Vec::new());
@@ -135,6 +167,7 @@ fn datafusion_parquet_and_a_two_executor_cluster_match_the_embedded_engine() {
                 "--bind",
                 &format!("127.0.0.1:{scheduler_port}"),
             ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -158,6 +191,7 @@ fn datafusion_parquet_and_a_two_executor_cluster_match_the_embedded_engine() {
                 .args(["--concurrent-tasks", "1"])
                 .arg("--work-dir")
                 .arg(tmp.path())
+                .envs(env.iter().map(|(k, v)| (k, v)))
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap())
@@ -169,7 +203,13 @@ fn datafusion_parquet_and_a_two_executor_cluster_match_the_embedded_engine() {
     }
     let url = format!("df://127.0.0.1:{scheduler_port}");
     let on_cluster = hunt(&["--cluster", &url], &data);
-    assert_same("the Ballista cluster", &embedded, &on_cluster);
+    assert_same(
+        "the Ballista cluster over raw objects",
+        &embedded,
+        &on_cluster,
+    );
+    let on_cluster = hunt_in(&env, &["--cluster", &url, "--parquet"], &lake_url);
+    assert_same("the Ballista cluster over the lake", &embedded, &on_cluster);
     for log in &logs {
         let text = std::fs::read_to_string(log).unwrap();
         assert!(

@@ -10,7 +10,7 @@
 //!
 //! The functions travel by name: the scheduler's sessions and the executors' function registry
 //! both have [`crate::functions::udfs`]. Objects must be readable by every executor at the
-//! same path (a shared folder, or S3).
+//! same path (a shared folder, or S3: see [`crate::stores`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +44,7 @@ use trailhound_geo::GeoIp;
 use crate::Engine;
 use crate::format::{CloudTrailSource, ScanStats, plan_error};
 use crate::schema::schema;
+use crate::stores::{ObjectStores, runtime};
 use crate::table::{CloudTrailTable, Source};
 
 /// Marks the buffers written by this crate's codecs (anything else is Ballista's).
@@ -225,6 +226,7 @@ pub async fn client(url: &str, source: &Source, geo: Arc<GeoIp>) -> Result<Engin
         .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime(Arc::new(ObjectStores::default()), None)?)
         .with_default_features()
         .build();
     let ctx = SessionContext::remote_with_state(url, state).await?;
@@ -234,6 +236,8 @@ pub async fn client(url: &str, source: &Source, geo: Arc<GeoIp>) -> Result<Engin
 /// Runs a scheduler on `bind` until the process ends.
 pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
     let geo = Arc::new(GeoIp::embedded());
+    // One registry for every job's session: an S3 bucket is opened once.
+    let stores = Arc::new(ObjectStores::default());
     let mut config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
@@ -244,7 +248,10 @@ pub async fn run_scheduler(bind: SocketAddr) -> Result<()> {
     config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
     config.override_session_builder = Some(Arc::new(move |session: SessionConfig| {
         let session = crate::engine::with_trailhound_options(session, 0);
-        let mut state = ballista_core::utils::default_session_builder(session)?;
+        let state = ballista_core::utils::default_session_builder(session)?;
+        let mut state = SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime(stores.clone(), None)?)
+            .build();
         for udf in crate::functions::udfs(geo.clone()) {
             state.register_udf(Arc::new(udf))?;
         }
@@ -290,6 +297,8 @@ pub async fn run_executor(options: ExecutorOptions, geo: Arc<GeoIp>) -> Result<(
             .scalar_functions
             .insert(udf.name().to_owned(), Arc::new(udf));
     }
+    let stores = Arc::new(ObjectStores::default());
+    let temp_dir = options.work_dir.clone();
     let config = ExecutorProcessConfig {
         scheduler_host: options.scheduler_host,
         scheduler_port: options.scheduler_port,
@@ -301,6 +310,10 @@ pub async fn run_executor(options: ExecutorOptions, geo: Arc<GeoIp>) -> Result<(
         work_dir: options.work_dir,
         print_thread_info: false,
         override_function_registry: Some(Arc::new(registry)),
+        // Tasks name their objects by URL: `s3://` buckets are opened on first use.
+        override_runtime_producer: Some(Arc::new(move |_| {
+            runtime(stores.clone(), temp_dir.as_deref())
+        })),
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -10,6 +13,7 @@ use trailhound_detect::Alert;
 use trailhound_geo::GeoIp;
 
 use crate::format::ScanStats;
+use crate::stores::{ObjectStores, runtime};
 use crate::table::{CloudTrailTable, Source};
 
 /// The columns of the `cloudtrail` table that the rules read.
@@ -48,18 +52,19 @@ impl Engine {
     pub async fn new(source: &Source, geo: Arc<GeoIp>, partitions: usize) -> Result<Self> {
         let state = SessionStateBuilder::new()
             .with_config(session_config(partitions))
+            .with_runtime_env(runtime(Arc::new(ObjectStores::default()), None)?)
             .with_default_features()
             .build();
         Self::on(SessionContext::new_with_state(state), source, geo)
     }
 
     /// Registers the functions and the `cloudtrail` table of `source` on an existing session
-    /// (a Ballista client's, for instance).
+    /// (a Ballista client's, for instance). The session resolves `s3://` sources through its
+    /// runtime's object store registry ([`ObjectStores`] in [`Engine::new`]).
     pub fn on(ctx: SessionContext, source: &Source, geo: Arc<GeoIp>) -> Result<Self> {
         for udf in crate::functions::udfs(geo) {
             ctx.register_udf(udf);
         }
-        crate::lake::register_s3_stores(&ctx, source)?;
         let scans = Arc::new(ScanStats::default());
         let table = CloudTrailTable::new(source.clone(), scans.clone())?;
         ctx.register_table("cloudtrail", Arc::new(table))?;
@@ -87,7 +92,16 @@ impl Engine {
             .sql(&format!("SELECT {RULE_COLUMNS} FROM cloudtrail"))
             .await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let partitions = df.collect_partitioned().await?;
+        let batch_size = self.ctx.state().config().batch_size();
+        // A scan yields a batch per object, often of a few dozen events (CloudTrail delivers
+        // every five minutes per region): joined into full batches, the rules' operators run
+        // over a few hundred batches instead of tens of thousands.
+        let partitions = df
+            .collect_partitioned()
+            .await?
+            .into_iter()
+            .map(|batches| full_batches(&schema, &batches, batch_size))
+            .collect::<Result<Vec<_>>>()?;
         let table = datafusion::datasource::MemTable::try_new(schema, partitions)?;
         self.ctx.deregister_table("cloudtrail")?;
         self.ctx.register_table("cloudtrail", Arc::new(table))?;
@@ -97,5 +111,49 @@ impl Engine {
     /// Runs D1–D4 with the parameters of `[rules.<id>]` (rule id → JSON object).
     pub async fn alerts(&self, params: &BTreeMap<String, serde_json::Value>) -> Result<Vec<Alert>> {
         crate::rules::run_all(&self.ctx, params).await
+    }
+}
+
+/// `batches` as batches of `batch_size` rows (the last one shorter).
+fn full_batches(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    batch_size: usize,
+) -> Result<Vec<RecordBatch>> {
+    let all = concat_batches(schema, batches)?;
+    Ok((0..all.num_rows())
+        .step_by(batch_size.max(1))
+        .map(|start| all.slice(start, batch_size.min(all.num_rows() - start)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    #[test]
+    fn small_batches_become_full_batches_in_order() {
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = |range: std::ops::Range<i64>| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int64Array::from_iter_values(range))],
+            )
+            .unwrap()
+        };
+        let small = [batch(0..3), batch(3..7), batch(7..12)];
+        let full = full_batches(&schema, &small, 5).unwrap();
+        let rows: Vec<Vec<i64>> = full
+            .iter()
+            .map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(
+            rows,
+            [vec![0, 1, 2, 3, 4], vec![5, 6, 7, 8, 9], vec![10, 11]]
+        );
+        assert!(full_batches(&schema, &[], 5).unwrap().is_empty());
     }
 }

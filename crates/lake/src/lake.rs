@@ -1,16 +1,11 @@
 //! The Parquet lake: `convert` writes the `cloudtrail` table as Parquet partitioned by UTC date
 //! (`date=YYYY-MM-DD/…parquet`, Hive style), which [`Source::Parquet`](crate::Source) reads back
-//! with the same schema; plus the S3 object stores for `s3://` sources.
-
-use std::sync::Arc;
+//! with the same schema.
 
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::Result;
-use datafusion::prelude::SessionContext;
-use object_store::aws::AmazonS3Builder;
 
 use crate::engine::Engine;
-use crate::table::Source;
 
 /// What [`convert`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,22 +53,4 @@ pub async fn convert(engine: &Engine, out: &str) -> Result<Converted> {
         }
     }
     Ok(Converted { events })
-}
-
-/// Registers an S3 object store (credentials and endpoint from the `AWS_*` environment, as the
-/// embedded reader) for each `s3://` bucket of `source`.
-pub fn register_s3_stores(ctx: &SessionContext, source: &Source) -> Result<()> {
-    for u in source.locations() {
-        let Some(rest) = u.strip_prefix("s3://") else {
-            continue;
-        };
-        let bucket = rest.split('/').next().unwrap_or(rest);
-        let store = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()?;
-        let url = url::Url::parse(&format!("s3://{bucket}"))
-            .map_err(|e| crate::format::plan_error(e.to_string()))?;
-        ctx.register_object_store(&url, Arc::new(store));
-    }
-    Ok(())
 }

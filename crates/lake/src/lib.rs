@@ -8,6 +8,7 @@
 //! * [`rules`]: D1–D4 as SQL plans, whose rows become the embedded rules' alerts.
 //! * [`lake`]: `convert`, CloudTrail to a date-partitioned Parquet lake, and reading it back.
 //! * [`cluster`]: the Ballista scheduler and executor with this crate's codec and functions.
+//! * [`stores`]: object stores opened on first use (`s3://` buckets), for every process.
 //!
 //! [`Engine`] ties them: a session with the functions registered and a `cloudtrail` table over
 //! raw objects or a Parquet lake, local or on S3.
@@ -20,6 +21,7 @@ pub mod lake;
 mod rows;
 pub mod rules;
 pub mod schema;
+pub mod stores;
 pub mod table;
 
 pub use engine::Engine;

@@ -30,16 +30,6 @@ pub enum Source {
     Parquet(String),
 }
 
-impl Source {
-    /// The locations, as given.
-    pub fn locations(&self) -> Vec<&str> {
-        match self {
-            Source::Raw(paths) => paths.iter().map(String::as_str).collect(),
-            Source::Parquet(root) => vec![root.as_str()],
-        }
-    }
-}
-
 /// The `cloudtrail` table of a [`Source`].
 #[derive(Debug)]
 pub struct CloudTrailTable {

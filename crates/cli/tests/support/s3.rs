@@ -5,6 +5,8 @@
 //! printing why) when moto is not installed, unless `TRAILHOUND_REQUIRE_S3` is set, as `.ci/run`
 //! does: there a missing server fails the test.
 
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
