@@ -5,7 +5,7 @@
 //! it meets one; DataFusion's default registry knows only the stores registered in advance,
 //! which an executor cannot know. [`ObjectStores`] opens an S3 store per bucket on first use,
 //! configured from the `AWS_*` environment as the embedded reader is (region, credentials,
-//! `AWS_ENDPOINT_URL` for S3-compatible servers).
+//! `AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for S3-compatible servers).
 
 use std::sync::Arc;
 
