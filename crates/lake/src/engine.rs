@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::compute::BatchCoalescer;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
@@ -100,7 +100,7 @@ impl Engine {
             .collect_partitioned()
             .await?
             .into_iter()
-            .map(|batches| full_batches(&schema, &batches, batch_size))
+            .map(|batches| full_batches(&schema, batches, batch_size))
             .collect::<Result<Vec<_>>>()?;
         let table = datafusion::datasource::MemTable::try_new(schema, partitions)?;
         self.ctx.deregister_table("cloudtrail")?;
@@ -114,17 +114,22 @@ impl Engine {
     }
 }
 
-/// `batches` as batches of `batch_size` rows (the last one shorter).
+/// `batches` as batches of `batch_size` rows (the last one shorter), in order. Each input batch
+/// is copied out and dropped as it goes, so the partition is never held twice.
 fn full_batches(
     schema: &SchemaRef,
-    batches: &[RecordBatch],
+    batches: Vec<RecordBatch>,
     batch_size: usize,
 ) -> Result<Vec<RecordBatch>> {
-    let all = concat_batches(schema, batches)?;
-    Ok((0..all.num_rows())
-        .step_by(batch_size.max(1))
-        .map(|start| all.slice(start, batch_size.min(all.num_rows() - start)))
-        .collect())
+    let mut coalescer = BatchCoalescer::new(schema.clone(), batch_size.max(1));
+    let mut out = Vec::new();
+    for batch in batches {
+        coalescer.push_batch(batch)?;
+        out.extend(std::iter::from_fn(|| coalescer.next_completed_batch()));
+    }
+    coalescer.finish_buffered_batch()?;
+    out.extend(std::iter::from_fn(|| coalescer.next_completed_batch()));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -145,7 +150,7 @@ mod tests {
             .unwrap()
         };
         let small = [batch(0..3), batch(3..7), batch(7..12)];
-        let full = full_batches(&schema, &small, 5).unwrap();
+        let full = full_batches(&schema, small.to_vec(), 5).unwrap();
         let rows: Vec<Vec<i64>> = full
             .iter()
             .map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
@@ -154,6 +159,6 @@ mod tests {
             rows,
             [vec![0, 1, 2, 3, 4], vec![5, 6, 7, 8, 9], vec![10, 11]]
         );
-        assert!(full_batches(&schema, &[], 5).unwrap().is_empty());
+        assert!(full_batches(&schema, Vec::new(), 5).unwrap().is_empty());
     }
 }
