@@ -37,11 +37,10 @@ impl ObjectStoreRegistry for ObjectStores {
     }
 
     fn get_store(&self, url: &Url) -> Result<Arc<dyn ObjectStore>> {
-        if let Ok(store) = self.known.get_store(url) {
-            return Ok(store);
-        }
-        if url.scheme() != "s3" {
-            return self.known.get_store(url);
+        match self.known.get_store(url) {
+            Ok(store) => return Ok(store),
+            Err(unknown) if url.scheme() != "s3" => return Err(unknown),
+            Err(_) => {}
         }
         let bucket = url
             .host_str()
