@@ -1,4 +1,5 @@
-//! Embeds the shipped Sigma rules (`rules/sigma/aws/cloudtrail/*.yml`) in the library, so that
+//! Embeds the shipped Sigma rules (`rules/sigma/aws/cloudtrail/*.yml`) and Trailhound's
+//! corrections of some of them (`rules/sigma/overrides/*.yml`) in the library, so that
 //! the binary carries them wherever it runs. Hand-written rather than a crate such as
 //! `include_dir`: it is a dozen lines of `include_str!` generation and needs no dependency.
 
@@ -6,7 +7,15 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/sigma/aws/cloudtrail");
+    embed("aws/cloudtrail", "builtin_rules.rs");
+    embed("overrides", "override_rules.rs");
+}
+
+/// Writes `OUT_DIR/<out>`: the `(path, text)` of every rule file in `rules/sigma/<folder>`.
+fn embed(folder: &str, out_name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../rules/sigma")
+        .join(folder);
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
@@ -24,12 +33,12 @@ fn main() {
         writeln!(
             out,
             "    ({:?}, include_str!({:?})),",
-            format!("rules/sigma/aws/cloudtrail/{n}"),
+            format!("rules/sigma/{folder}/{n}"),
             path.display().to_string()
         )
         .unwrap();
     }
     out.push_str("]\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_rules.rs");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join(out_name);
     std::fs::write(dest, out).unwrap();
 }

@@ -120,6 +120,7 @@ pub fn run(args: AlertsArgs) -> Result<()> {
                 access_key_id: l.key,
                 since: l.since,
                 until: l.until,
+                incident_id: None,
                 limit: l.limit,
                 offset: l.offset,
             };

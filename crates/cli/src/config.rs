@@ -35,6 +35,12 @@ pub struct Config {
     /// Sigma rules.
     #[serde(default)]
     pub sigma: SigmaConfig,
+    /// Alert suppression: globally for Sigma and built-in rules, and per rule.
+    #[serde(default)]
+    pub suppression: trailhound_detect::suppression::Policies,
+    /// What opens incidents.
+    #[serde(default)]
+    pub incidents: trailhound_detect::incident::Params,
     #[serde(skip)]
     text: String,
     #[serde(skip)]
@@ -75,6 +81,14 @@ impl Config {
                 e,
             )
         })
+    }
+
+    /// The suppression policies, checked.
+    pub fn suppression(&self) -> Result<trailhound_detect::suppression::Policies> {
+        self.suppression
+            .check()
+            .map_err(|e| self.error_at(self.line_of("[suppression"), e))?;
+        Ok(self.suppression.clone())
     }
 
     /// The parameters of the event rules (rule id → JSON object), D5's left out.
@@ -160,6 +174,9 @@ pub struct SigmaConfig {
     /// tune a rule set. A name that matches no loaded rule is an error, so a typo does not
     /// silently keep a noisy rule.
     pub disabled: Vec<String>,
+    /// Shipped rules that are off by default (`trailhound rules list --all` shows them, with
+    /// why) to turn on, by rule id or file name.
+    pub enable: Vec<String>,
 }
 
 impl Default for SigmaConfig {
@@ -171,6 +188,7 @@ impl Default for SigmaConfig {
             min_level: "informational".to_owned(),
             bucket: Span::hours(1),
             disabled: Vec::new(),
+            enable: Vec::new(),
         }
     }
 }
@@ -208,6 +226,12 @@ impl Config {
             )
         })?;
         let mut set = RuleSet::load(self.sigma.builtin, &self.sigma_folders());
+        if let Some(unknown) = set.drop_off_by_default(&self.sigma.enable) {
+            return Err(self.error_at(
+                self.line_in_table("sigma", "enable"),
+                format!("[sigma] enable: {unknown:?} is not a shipped rule that is off by default"),
+            ));
+        }
         if let Some(unknown) = set.disable(&self.sigma.disabled) {
             return Err(self.error_at(
                 self.line_in_table("sigma", "disabled"),

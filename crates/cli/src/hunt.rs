@@ -9,16 +9,16 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use trailhound_detect::Alert;
-use trailhound_detect::correlation;
 use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
 use trailhound_source::{Message, ReadOptions, discover, read};
-use trailhound_store::{AlertStore, Outcome, Status, Upserted};
+use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
 use crate::output::{Format, write_jsonl, write_table};
 use crate::stats::RunStats;
+use crate::triage::Triage;
 
 /// Arguments of `trailhound hunt`.
 #[derive(Args)]
@@ -104,13 +104,18 @@ pub fn run(args: HuntArgs) -> Result<()> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let d5_params = config.correlation_params()?;
     let allow = config.allow_list()?;
     let (mut detectors, extra) = if args.decode_only {
         (Vec::new(), std::sync::Arc::default())
     } else {
         detection(&config, args.no_sigma)?
     };
+    let mut triage = Triage::new(
+        std::sync::Arc::clone(&extra),
+        config.suppression()?,
+        config.incidents.clone(),
+        config.correlation_params()?,
+    );
     if let Some(cutoff) = &args.cutoff {
         let t = trailhound_model::parse_rfc3339(cutoff)
             .map_err(|e| anyhow::anyhow!("--cutoff {cutoff:?}: {e:?}"))?;
@@ -146,7 +151,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
             bail!("--cutoff and --decode-only need the embedded engine");
         }
         let (alerts, stats) = crate::lake_cmd::hunt(&args, &config, geo)?;
-        return conclude(&args, store, &d5_params, alerts, stats, None, started);
+        return conclude(&args, store, &triage, alerts, stats, None, started);
     }
     let found = discover(&crate::input_paths(&args.paths));
     for (path, why) in &found.unreadable {
@@ -210,6 +215,11 @@ pub fn run(args: HuntArgs) -> Result<()> {
                         countries.insert(c);
                     }
                 }
+                if !args.decode_only {
+                    for e in &events {
+                        triage.observe(e);
+                    }
+                }
                 for e in events.iter().filter(|e| !allow.ignores(e)) {
                     for d in &mut detectors {
                         d.observe(e);
@@ -232,7 +242,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
         alerts.extend(d.finish());
     }
     stats.countries = countries.len() as u64;
-    conclude(&args, store, &d5_params, alerts, stats, activity, started)
+    conclude(&args, store, &triage, alerts, stats, activity, started)
 }
 
 /// Stores and correlates a run's alerts, prints the summary and writes the alerts (and the
@@ -240,7 +250,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
 fn conclude(
     args: &HuntArgs,
     mut store: Option<Box<dyn AlertStore + Send>>,
-    d5_params: &correlation::Params,
+    triage: &Triage,
     alerts: Vec<Alert>,
     mut stats: RunStats,
     activity: Option<ActivityCollector>,
@@ -248,17 +258,16 @@ fn conclude(
 ) -> Result<()> {
     let (mut alerts, store_summary) = match &mut store {
         Some(store) => {
-            let (alerts, line) = store_and_correlate(&mut **store, alerts, d5_params)?;
+            let (alerts, line) = store_run(&mut **store, triage, alerts)?;
             (alerts, Some(line))
         }
-        None => {
-            let d5 = correlation::correlate(d5_params, &alerts);
-            let all = alerts.into_iter().chain(d5);
-            (
-                all.map(|a| (a, Status::Open.as_str().to_owned())).collect(),
-                None,
-            )
-        }
+        None => (
+            crate::triage::without_store(triage, alerts)
+                .into_iter()
+                .map(|a| (a, Status::Open.as_str().to_owned()))
+                .collect(),
+            None,
+        ),
     };
     // Registered rules in their order, then Sigma rules, then the higher-order rule.
     let order = |id: &str| {
@@ -311,16 +320,16 @@ fn conclude(
 /// Alerts to report, each with its status.
 type Reported = Vec<(Alert, String)>;
 
-/// Stores the run's alerts, runs D5 over the store's open alerts and stores its alerts. Returns
-/// the alerts to report with their statuses in the store — the run's alerts and the D5 alerts
-/// that involve at least one of them (D5 alerts made only of older alerts were reported by the
-/// run that stored those) — and a summary line.
-fn store_and_correlate(
+/// Stores the run's alerts through [`crate::triage::store_and_correlate`]. Returns the alerts to
+/// report with their statuses in the store — the run's alerts and the D5 alerts that involve at
+/// least one of them (D5 alerts made only of older alerts were reported by the run that stored
+/// those) — and a summary line.
+fn store_run(
     store: &mut dyn AlertStore,
+    triage: &Triage,
     alerts: Vec<Alert>,
-    params: &correlation::Params,
 ) -> Result<(Reported, String)> {
-    let stored = upsert_and_correlate(store, alerts, params)?;
+    let (stored, incidents) = crate::triage::store_and_correlate(store, triage, alerts)?;
     let (mut new, mut known, mut updated) = (0, 0, 0);
     let mut by_status = [0u64; 3];
     for (_, item) in &stored {
@@ -338,55 +347,20 @@ fn store_and_correlate(
             .unwrap_or(0)] += 1;
     }
     let line = format!(
-        "store {}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed",
+        "store {}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed; incidents: {} opened, {} updated, {} active",
         store.location(),
         by_status[0],
         by_status[1],
-        by_status[2]
+        by_status[2],
+        incidents.opened,
+        incidents.updated,
+        incidents.active,
     );
     let out = stored
         .into_iter()
         .map(|(a, item)| (a, item.status.as_str().to_owned()))
         .collect();
     Ok((out, line))
-}
-
-/// Stores `alerts`, then runs D5 over the store's open alerts and stores the correlated alerts
-/// that involve one of `alerts`. Returns every alert stored (`alerts`, then D5's) with what the
-/// upsert did to it. Shared by `hunt` and `watch`.
-pub(crate) fn upsert_and_correlate(
-    store: &mut dyn AlertStore,
-    alerts: Vec<Alert>,
-    params: &correlation::Params,
-) -> Result<Vec<(Alert, Upserted)>> {
-    let path = store.location();
-    let events = store
-        .upsert_alerts(&alerts)
-        .with_context(|| format!("writing alerts to {path}"))?;
-    let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
-    let open = store.open_alerts()?;
-    let d5: Vec<Alert> = correlation::correlate(params, &open)
-        .into_iter()
-        .filter(|a| involves(a, &run_ids))
-        .collect();
-    let higher = store
-        .upsert_alerts(&d5)
-        .with_context(|| format!("writing alerts to {path}"))?;
-    Ok(alerts
-        .into_iter()
-        .zip(events.items)
-        .chain(d5.into_iter().zip(higher.items))
-        .collect())
-}
-
-/// True when a D5 alert lists one of `ids` as a first-seen alert or a sibling.
-fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
-    ["first_seen_alerts", "siblings"].iter().any(|k| {
-        d5.details[*k].as_array().is_some_and(|v| {
-            v.iter()
-                .any(|x| x["id"].as_str().is_some_and(|id| ids.contains(id)))
-        })
-    })
 }
 
 /// Now, as a timestamp.
@@ -445,7 +419,7 @@ pub(crate) type Detection = (
 /// out.
 pub(crate) fn detection(config: &Config, no_sigma: bool) -> Result<Detection> {
     let mut detectors = config.detectors()?;
-    let mut extra = std::sync::Arc::default();
+    let mut extra = crate::triage::with_lineage_fields(&trailhound_model::ExtraFields::default());
     if let Some(set) = (!no_sigma)
         .then(|| config.sigma_rules())
         .transpose()?
@@ -455,7 +429,7 @@ pub(crate) fn detection(config: &Config, no_sigma: bool) -> Result<Detection> {
             eprintln!("trailhound: sigma rule refused: {e}");
         }
         let engine = std::sync::Arc::new(SigmaEngine::new(set.rules));
-        extra = engine.extra_fields();
+        extra = crate::triage::with_lineage_fields(&engine.extra_fields());
         detectors.push(Box::new(SigmaDetector::new(
             engine,
             DetectorOptions {

@@ -19,6 +19,7 @@ mod output;
 mod rules_cmd;
 mod serve;
 mod stats;
+mod triage;
 mod watch;
 mod webhook;
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use trailhound_detect::allow::AllowList;
-use trailhound_detect::{Alert, Detector, correlation};
+use trailhound_detect::{Alert, Detector};
 use trailhound_geo::{GeoCache, GeoIp};
 use trailhound_model::{DAY, Event, ExtraFields, HOUR, Timestamp};
 use trailhound_source::{
@@ -34,6 +34,7 @@ use trailhound_source::{
 use trailhound_store::{Outcome, WatchStore, WatchedFile};
 
 use crate::config::Config;
+use crate::triage::Triage;
 use crate::webhook::{Notifier, WebhookFormat, WebhookOptions};
 
 /// The checkpoint source of local files (keys are their paths).
@@ -133,7 +134,12 @@ pub fn run(args: WatchArgs) -> Result<()> {
         s3,
         detectors,
         allow: config.allow_list()?,
-        d5: config.correlation_params()?,
+        triage: Triage::new(
+            Arc::clone(&extra),
+            config.suppression()?,
+            config.incidents.clone(),
+            config.correlation_params()?,
+        ),
         extra,
         store,
         geo: &geo,
@@ -180,7 +186,7 @@ struct Watcher<'a> {
     s3: Vec<Arc<S3Source>>,
     detectors: Vec<Box<dyn Detector>>,
     allow: AllowList,
-    d5: correlation::Params,
+    triage: Triage,
     extra: Arc<ExtraFields>,
     store: Box<dyn WatchStore>,
     geo: &'a GeoIp,
@@ -365,6 +371,9 @@ impl Watcher<'_> {
 
     /// Feeds events, in time order, to the rules (allow-listed ones excepted).
     fn observe(&mut self, events: &[Event]) {
+        for e in events {
+            self.triage.observe(e);
+        }
         for e in events.iter().filter(|e| !self.allow.ignores(e)) {
             for d in &mut self.detectors {
                 d.observe(e);
@@ -378,7 +387,8 @@ impl Watcher<'_> {
         if alerts.is_empty() {
             return Ok(0);
         }
-        let stored = crate::hunt::upsert_and_correlate(&mut *self.store, alerts, &self.d5)?;
+        let (stored, _) =
+            crate::triage::store_and_correlate(&mut *self.store, &self.triage, alerts)?;
         let mut out = std::io::stdout().lock();
         let mut new = 0;
         for (alert, item) in &stored {

@@ -176,6 +176,9 @@ fn stored_alert(key: &str, ua: &str) -> Alert {
         remediation: remediation(key, arn),
         why: "denied".into(),
         details: json!({}),
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     }
 }
 

@@ -186,9 +186,11 @@ fn order(a: &Alert) -> (i64, &str, &str) {
     (a.time, &a.rule_id, &a.id)
 }
 
-/// The group keys of an alert: its access key id, or each of its source IPs.
+/// The group keys of an alert: its root key (the long-term key behind a temporary one, see
+/// [`crate::lineage`]) else its access key id, or each of its source IPs.
 fn group_keys(by: GroupBy, a: &Alert) -> Vec<&str> {
     match by {
+        GroupBy::AccessKeyId if !a.root_key.is_empty() => vec![&a.root_key],
         GroupBy::AccessKeyId if !a.access_key_id.is_empty() => vec![&a.access_key_id],
         GroupBy::AccessKeyId => Vec::new(),
         GroupBy::SourceIp => a
@@ -229,8 +231,15 @@ fn correlated(params: &Params, key: &str, cluster: &[&Alert], siblings: &[&Alert
 
     // One remediation per access key, with the first ARN seen for it.
     let mut keys: BTreeMap<&str, &str> = BTreeMap::new();
-    for a in all().filter(|a| !a.access_key_id.is_empty()) {
-        keys.entry(&a.access_key_id).or_insert(&a.user_arn);
+    // Temporary keys are contained through the key that minted them (their root key).
+    for a in all() {
+        if trailhound_model::AccessKeyKind::of(&a.access_key_id)
+            == trailhound_model::AccessKeyKind::LongTerm
+        {
+            keys.entry(&a.access_key_id).or_insert(&a.user_arn);
+        } else if !a.root_key.is_empty() {
+            keys.entry(&a.root_key).or_insert(&a.principal);
+        }
     }
     let remediation = if keys.is_empty() {
         remediation(&anchor.access_key_id, &anchor.user_arn)
@@ -337,5 +346,8 @@ fn correlated(params: &Params, key: &str, cluster: &[&Alert], siblings: &[&Alert
         remediation,
         why,
         details,
+        root_key: anchor.root_key.clone(),
+        principal: anchor.principal.clone(),
+        suppressed_count: 0,
     }
 }

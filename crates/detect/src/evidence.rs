@@ -121,6 +121,9 @@ impl Evidence {
             remediation: remediation(access_key_id, user_arn),
             why,
             details,
+            root_key: String::new(),
+            principal: String::new(),
+            suppressed_count: 0,
         }
     }
 }

@@ -22,9 +22,12 @@ pub mod allow;
 pub mod correlation;
 pub mod evidence;
 pub mod history;
+pub mod incident;
+pub mod lineage;
 pub mod rules;
 pub mod series;
 mod span;
+pub mod suppression;
 
 pub use span::{Span, SpanError};
 
@@ -113,6 +116,30 @@ pub struct Alert {
     pub why: String,
     /// Rule-specific details (for D1: the seed's output columns under their KQL names).
     pub details: serde_json::Value,
+    /// The long-term (`AKIA`) key at the root of the signing key's lineage: the key itself for
+    /// a long-term key, the key that minted a temporary key (through any chain of
+    /// `GetSessionToken`/`AssumeRole`/`GetFederationToken` calls seen in the data), else empty
+    /// (see [`lineage`]). D5 and incidents group by it.
+    #[serde(default)]
+    pub root_key: String,
+    /// Who stands behind the calls: the root key's user ARN, else the role (session issuer) ARN
+    /// of a role session, else the caller's ARN; `aws-service:NAME` for AWS services acting on
+    /// their own (see [`lineage`]).
+    #[serde(default)]
+    pub principal: String,
+    /// Alerts folded into this one by suppression ([`suppression`]): 0 when it stands alone.
+    #[serde(default)]
+    pub suppressed_count: u64,
+}
+
+impl Alert {
+    /// What alerts of one attacker share: the root key, else the principal, else the key.
+    pub fn subject(&self) -> &str {
+        [&self.root_key, &self.principal, &self.access_key_id]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map_or("", |s| s.as_str())
+    }
 }
 
 /// A detection over the event stream.
@@ -274,8 +301,37 @@ pub mod rfc3339 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A bare alert on `key` (for the lineage and suppression tests).
+    pub(crate) fn alert_on(key: &str, arn: &str) -> Alert {
+        Alert {
+            id: alert_id("t", &[key]),
+            rule_id: "t".into(),
+            rule_name: "Test".into(),
+            severity: Severity::Medium,
+            risk_score: 47,
+            access_key_id: key.into(),
+            user_arn: arn.into(),
+            time: 0,
+            first_seen: 0,
+            last_seen: 0,
+            source_ips: vec![],
+            countries: vec![],
+            user_agents: vec![],
+            event_names: vec![],
+            event_ids: vec![],
+            count: 1,
+            mitre: vec![],
+            remediation: remediation(key, arn),
+            why: String::new(),
+            details: serde_json::json!({}),
+            root_key: String::new(),
+            principal: String::new(),
+            suppressed_count: 0,
+        }
+    }
 
     #[test]
     fn severities_and_scores() {
@@ -368,6 +424,9 @@ mod tests {
             remediation: String::new(),
             why: String::new(),
             details: serde_json::Value::Null,
+            root_key: String::new(),
+            principal: String::new(),
+            suppressed_count: 0,
         };
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["time"], "2023-07-10T12:15:31Z");

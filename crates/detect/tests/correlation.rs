@@ -39,6 +39,9 @@ fn alert(rule: &str, severity: Severity, key: &str, ip: &str, hours: i64) -> Ale
         remediation: String::new(),
         why: String::new(),
         details: json!({}),
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     }
 }
 

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 mod extra;
 mod time;
 pub use extra::ExtraFields;
-pub use time::{DAY, HOUR, SECOND, TimeError, Timestamp, format_rfc3339, parse_rfc3339, utc_date};
+pub use time::{
+    DAY, HOUR, SECOND, TimeError, Timestamp, format_rfc3339, parse_expiration, parse_rfc3339,
+    utc_date,
+};
 
 /// A compact string: inline up to 24 bytes, heap-allocated beyond.
 pub type Str = CompactString;

@@ -110,9 +110,40 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     DateTime::<Utc>::from_timestamp_nanos(t).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// Parses the `expiration` of STS credentials as CloudTrail writes it in `responseElements`:
+/// the AWS SDK's date form `Dec 5, 2026, 9:03:52 AM` (UTC), or RFC 3339. `None` otherwise.
+pub fn parse_expiration(s: &str) -> Option<Timestamp> {
+    if let Ok(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    let t = chrono::NaiveDateTime::parse_from_str(s.trim(), "%b %e, %Y, %l:%M:%S %p").ok()?;
+    t.and_utc().timestamp_nanos_opt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_expirations() {
+        assert_eq!(
+            parse_expiration("Dec 5, 2026, 9:03:52 AM"),
+            parse_rfc3339("2026-12-05T09:03:52Z").ok()
+        );
+        assert_eq!(
+            parse_expiration("Jan 17, 2024, 12:44:47 PM"),
+            parse_rfc3339("2024-01-17T12:44:47Z").ok()
+        );
+        assert_eq!(
+            parse_expiration("Jan 17, 2024, 12:04:07 AM"),
+            parse_rfc3339("2024-01-17T00:04:07Z").ok()
+        );
+        assert_eq!(
+            parse_expiration("2024-01-17T12:44:47Z"),
+            parse_rfc3339("2024-01-17T12:44:47Z").ok()
+        );
+        assert_eq!(parse_expiration("tomorrow"), None);
+    }
 
     #[test]
     fn fast_form_agrees_with_chrono() {

@@ -365,6 +365,9 @@ fn correlations(alerts: &[Alert]) -> Vec<Alert> {
                 "siblings": sibling_json,
                 "access_key_ids": [d2.access_key_id],
             }),
+            root_key: d2.access_key_id.clone(),
+            principal: d2.user_arn.clone(),
+            suppressed_count: 0,
         });
     }
     out

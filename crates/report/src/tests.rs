@@ -34,6 +34,9 @@ fn alert(rule_id: &str, sev: Severity, key: &str, t: Timestamp) -> Alert {
         remediation: remediation(key, &arn),
         why: "because".into(),
         details: json!({}),
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     }
 }
 

@@ -359,6 +359,9 @@ fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Ale
         remediation: remedy,
         why,
         details,
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     };
     g.evidence.write_to(&mut a);
     a

@@ -16,6 +16,28 @@ use crate::aggregation::Aggregation;
 /// The shipped rules: (name, YAML), from `rules/sigma/aws/cloudtrail/` at build time.
 pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
+/// Trailhound's corrections of shipped rules that cannot work as written against what CloudTrail
+/// really writes (`rules/sigma/overrides/`, path and text): each replaces the shipped file of the
+/// same name, whose upstream text stays untouched beside it. Each file's header says why.
+pub const OVERRIDES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/override_rules.rs"));
+
+/// Shipped rules that are off unless `[sigma] enable` names them, with the reason: they assume
+/// something about the trail that Trailhound cannot know.
+pub const OFF_BY_DEFAULT: &[(&str, &str)] = &[(
+    "37e1e3d8-3bd8-4f8e-904c-42ac8138c884",
+    "assumes the trail is the AWS Organizations management account's: on any other account it raises every write call of every person and key, hourly",
+)];
+
+/// The text of a shipped rule file after the overrides: the override of the same file name, if
+/// any (with its path), else the shipped text.
+pub fn with_override<'a>(path: &'a str, text: &'a str) -> (&'a str, &'a str) {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    OVERRIDES
+        .iter()
+        .find(|(p, _)| p.rsplit('/').next() == Some(name))
+        .map_or((path, text), |(p, t)| (*p, *t))
+}
+
 /// A loaded, valid Sigma rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -94,6 +116,7 @@ impl RuleSet {
         let mut set = RuleSet::default();
         if builtin {
             for (name, text) in BUILTIN {
+                let (name, text) = with_override(name, text);
                 set.add(name, text);
             }
         }
@@ -170,6 +193,29 @@ impl RuleSet {
                 reason,
             }),
         }
+    }
+
+    /// Removes the shipped rules that are off by default ([`OFF_BY_DEFAULT`]) unless `enabled`
+    /// names them (by id or file name). Returns the first name of `enabled` that is not such a
+    /// rule, if any (then nothing is removed).
+    pub fn drop_off_by_default<S: AsRef<str>>(&mut self, enabled: &[S]) -> Option<String> {
+        let off = |r: &Rule| OFF_BY_DEFAULT.iter().any(|(id, _)| *id == r.id);
+        let named = |r: &Rule, n: &str| {
+            let file = std::path::Path::new(&r.file);
+            r.id == n
+                || file.file_name().is_some_and(|f| f == n)
+                || file.file_stem().is_some_and(|f| f == n)
+        };
+        if let Some(unknown) = enabled
+            .iter()
+            .map(AsRef::as_ref)
+            .find(|n| !self.rules.iter().any(|r| off(r) && named(r, n)))
+        {
+            return Some(unknown.to_owned());
+        }
+        self.rules
+            .retain(|r| !off(r) || enabled.iter().any(|n| named(r, n.as_ref())));
+        None
     }
 
     /// Keeps only the rules of at least `level`.

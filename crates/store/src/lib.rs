@@ -27,14 +27,20 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use trailhound_detect::incident::Summary;
+use trailhound_detect::suppression::{Member, Totals};
 use trailhound_detect::{Alert, Severity};
 use trailhound_model::Timestamp;
 
 pub mod checkpoint;
+pub mod incidents;
 pub mod postgres;
 pub mod sqlite;
 
 pub use checkpoint::{Checkpoints, WatchedFile};
+pub use incidents::{IncidentFilter, StoredIncident, update_incidents};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -123,6 +129,8 @@ pub struct StoredAlert {
     /// When the alert's evidence or status last changed.
     #[serde(with = "trailhound_detect::rfc3339")]
     pub updated_at: Timestamp,
+    /// The incident the alert belongs to, if any ([`incidents`]).
+    pub incident_id: Option<String>,
 }
 
 /// One status change, as kept in the audit trail ([`AlertStore::history`]).
@@ -194,6 +202,8 @@ pub struct AlertFilter {
     pub since: Option<Timestamp>,
     /// Only alerts whose `time` is before this.
     pub until: Option<Timestamp>,
+    /// Only the alerts of this incident.
+    pub incident_id: Option<String>,
     /// At most this many alerts.
     pub limit: Option<u64>,
     /// Skip this many alerts first.
@@ -319,6 +329,32 @@ pub trait AlertStore {
     /// Where the store lives, for messages: the file's path, or the PostgreSQL URL with its
     /// schema but without password or options.
     fn location(&self) -> String;
+
+    /// Records the members of suppressed alerts (a member already recorded is left as it is) and
+    /// returns, per suppressed alert of `members`, the totals over every member recorded.
+    fn add_members(&mut self, members: &[Member]) -> Result<BTreeMap<String, Totals>, StoreError>;
+
+    /// Writes an incident's summary (inserted as `open`, or updated keeping its status and audit
+    /// fields) and files `alert_ids` under it. Returns what was done to the incident.
+    fn put_incident(
+        &mut self,
+        id: &str,
+        summary: &Summary,
+        alert_ids: &[String],
+    ) -> Result<Outcome, StoreError>;
+
+    /// Incidents matching the filter, highest risk first (then latest activity, then id).
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+
+    /// Moves an incident to `status` (audit fields and trail as for alerts), without touching
+    /// its alerts: [`incidents::set_incident_status`] propagates.
+    fn set_incident_row_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredIncident, StoreError>;
 }
 
 impl From<::postgres::Error> for StoreError {

@@ -22,7 +22,7 @@
 //!
 //! The connection is plain TCP or a Unix socket (`NoTls`): `sslmode=require` is refused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -32,6 +32,10 @@ use postgres::config::Host;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row};
 use trailhound_detect::Alert;
+use trailhound_detect::incident::Summary;
+use trailhound_detect::suppression::{Member, Totals};
+
+use crate::incidents::{IncidentFilter, StoredIncident, pg, sql, stored_incident, where_clause};
 
 use crate::{
     AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
@@ -39,6 +43,9 @@ use crate::{
 };
 
 /// The schema migrations, in order: `trailhound_migrations` lists the versions applied.
+///
+/// Version 3 adds incidents and the members of suppressed alerts, with the same text as SQLite's
+/// version 3 ([`crate::sqlite::MIGRATION_3`]).
 ///
 /// Version 2 adds `watched_files`, the checkpoint of `trailhound watch`, as SQLite's version 2.
 ///
@@ -94,6 +101,7 @@ CREATE TABLE watched_files (
     PRIMARY KEY (source, key)
 );
 "#,
+    crate::sqlite::MIGRATION_3,
 ];
 
 /// The table that marks a schema as a Trailhound store and lists the migrations applied.
@@ -111,7 +119,7 @@ const CHUNK: usize = 2_000;
 
 /// Columns read into a [`StoredAlert`], in the order [`stored_alert`] expects.
 const STORED_COLUMNS: &str =
-    "body, status, status_by, status_at, status_reason, created_at, updated_at";
+    "body, status, status_by, status_at, status_reason, created_at, updated_at, incident_id";
 
 /// The PostgreSQL alert store: one connection, one schema.
 pub struct PostgresStore {
@@ -409,7 +417,22 @@ fn stored_alert(r: &Row) -> Result<StoredAlert, StoreError> {
         status_reason: r.try_get(4)?,
         created_at: r.try_get(5)?,
         updated_at: r.try_get(6)?,
+        incident_id: r.try_get(7)?,
     })
+}
+
+/// Reads a row of [`sql::COLUMNS`].
+fn incident_row(r: &Row) -> Result<StoredIncident, StoreError> {
+    stored_incident(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+    )
 }
 
 /// What a batch upsert writes for one id: nothing, an insert or an update (of the alert at this
@@ -682,6 +705,9 @@ impl AlertStore for PostgresStore {
         if let Some(t) = filter.until {
             cond("AND time <", Box::new(t));
         }
+        if let Some(i) = &filter.incident_id {
+            cond("AND incident_id =", Box::new(i.clone()));
+        }
         cond(
             "ORDER BY time, rule_id, id OFFSET",
             Box::new(clamp(filter.offset)),
@@ -774,6 +800,143 @@ impl AlertStore for PostgresStore {
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    fn add_members(&mut self, members: &[Member]) -> Result<BTreeMap<String, Totals>, StoreError> {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut tx = client.transaction()?;
+        let add = tx.prepare(&pg(sql::ADD_MEMBER))?;
+        for m in members {
+            tx.execute(
+                &add,
+                &[
+                    &m.alert_id,
+                    &m.member_id,
+                    &clamp(m.count),
+                    &m.first_seen,
+                    &m.last_seen,
+                ],
+            )?;
+        }
+        let totals = tx.prepare(&pg(sql::MEMBER_TOTALS))?;
+        let mut out = BTreeMap::new();
+        for m in members {
+            if out.contains_key(&m.alert_id) {
+                continue;
+            }
+            let r = tx.query_one(&totals, &[&m.alert_id])?;
+            let t = Totals {
+                members: r.try_get::<_, i64>(0)? as u64,
+                count: r.try_get::<_, i64>(1)? as u64,
+                first_seen: r.try_get(2)?,
+                last_seen: r.try_get(3)?,
+            };
+            out.insert(m.alert_id.clone(), t);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn put_incident(
+        &mut self,
+        id: &str,
+        summary: &Summary,
+        alert_ids: &[String],
+    ) -> Result<Outcome, StoreError> {
+        let body = serde_json::to_string(summary)?;
+        let now = now();
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut tx = client.transaction()?;
+        lock(&mut tx, &self.schema)?;
+        let known: Option<String> = tx
+            .query_opt(&pg(sql::INCIDENT_BODY), &[&id])?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let risk = i64::from(summary.risk_score);
+        let values: [&(dyn ToSql + Sync); 8] = [
+            &id,
+            &summary.subject,
+            &summary.severity.as_str(),
+            &risk,
+            &summary.first_seen,
+            &summary.last_seen,
+            &body,
+            &now,
+        ];
+        let outcome = match known {
+            None => {
+                tx.execute(&pg(sql::INSERT_INCIDENT), &values)?;
+                Outcome::Inserted
+            }
+            Some(old) if old == body => Outcome::Unchanged,
+            Some(_) => {
+                tx.execute(&pg(sql::UPDATE_INCIDENT), &values)?;
+                Outcome::Updated
+            }
+        };
+        let file = tx.prepare(&pg(sql::FILE_ALERT))?;
+        for a in alert_ids {
+            tx.execute(&file, &[&id, a])?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {
+        let (clause, values) = where_clause(filter);
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        self.client()
+            .query(
+                &pg(&format!("SELECT {} FROM incidents{clause}", sql::COLUMNS)),
+                &params,
+            )?
+            .iter()
+            .map(incident_row)
+            .collect()
+    }
+
+    fn set_incident_row_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredIncident, StoreError> {
+        let (by, reason) = status_change_actor(by, reason)?;
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut tx = client.transaction()?;
+        let current = tx.query_opt(&format!("{} FOR NO KEY UPDATE", pg(sql::STATUS)), &[&id])?;
+        let from = match &current {
+            Some(r) => status_of(r.try_get(0)?)?,
+            None => return Err(StoreError::NotFound(id.to_owned())),
+        };
+        check_transition(id, from, status)?;
+        let at = now();
+        tx.execute(
+            &pg(sql::SET_STATUS),
+            &[&id, &status.as_str(), &by, &at, &reason],
+        )?;
+        tx.execute(
+            &pg(sql::HISTORY),
+            &[&id, &from.as_str(), &status.as_str(), &by, &at, &reason],
+        )?;
+        let row = tx.query_one(
+            &format!("SELECT {} FROM incidents WHERE id = $1", sql::COLUMNS),
+            &[&id],
+        )?;
+        let stored = incident_row(&row)?;
+        tx.commit()?;
+        Ok(stored)
     }
 }
 

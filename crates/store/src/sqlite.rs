@@ -18,6 +18,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use trailhound_detect::Alert;
 use trailhound_model::Timestamp;
 
+use std::collections::BTreeMap;
+
+use trailhound_detect::incident::Summary;
+use trailhound_detect::suppression::{Member, Totals};
+
+use crate::incidents::{IncidentFilter, StoredIncident, sql, stored_incident, where_clause};
 use crate::{
     AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
     UpsertSummary, Upserted, WatchedFile, check_transition, now, status_change_actor,
@@ -86,11 +92,60 @@ CREATE TABLE watched_files (
     PRIMARY KEY (source, key)
 );
 "#,
+    MIGRATION_3,
 ];
+
+/// Version 3: incidents and suppression.
+/// * `alerts.incident_id`: the incident an alert is filed under (`NULL`: none).
+/// * `alert_members`: the alerts folded into each suppressed alert (its own id, count and times),
+///   so that a re-run or a later batch counts each member once.
+/// * `incidents`: one row per incident (its summary as JSON in `body`, filter and order
+///   columns, the status and its audit fields) and the append-only `incident_status_history`.
+///
+/// The same text runs on PostgreSQL (see [`crate::postgres::MIGRATIONS`]).
+pub const MIGRATION_3: &str = r#"
+ALTER TABLE alerts ADD COLUMN incident_id TEXT;
+CREATE INDEX alerts_incident ON alerts (incident_id);
+CREATE TABLE alert_members (
+    alert_id    TEXT NOT NULL,
+    member_id   TEXT NOT NULL,
+    count       BIGINT NOT NULL,
+    first_seen  BIGINT NOT NULL,
+    last_seen   BIGINT NOT NULL,
+    PRIMARY KEY (alert_id, member_id)
+);
+CREATE TABLE incidents (
+    id             TEXT PRIMARY KEY NOT NULL,
+    subject        TEXT NOT NULL,
+    severity       TEXT NOT NULL,
+    risk_score     BIGINT NOT NULL,
+    first_seen     BIGINT NOT NULL,
+    last_seen      BIGINT NOT NULL,
+    body           TEXT NOT NULL,
+    status         TEXT NOT NULL DEFAULT 'open'
+                   CHECK (status IN ('open', 'acknowledged', 'closed')),
+    status_by      TEXT,
+    status_at      BIGINT,
+    status_reason  TEXT,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE INDEX incidents_rank ON incidents (status, risk_score, last_seen);
+CREATE INDEX incidents_subject ON incidents (subject, status);
+CREATE TABLE incident_status_history (
+    incident_id  TEXT NOT NULL REFERENCES incidents (id),
+    from_status  TEXT NOT NULL,
+    to_status    TEXT NOT NULL,
+    changed_by   TEXT NOT NULL,
+    changed_at   BIGINT NOT NULL,
+    reason       TEXT
+);
+CREATE INDEX incident_status_history_incident ON incident_status_history (incident_id, changed_at);
+"#;
 
 /// Columns read into a [`StoredAlert`], in the order [`stored_alert`] expects.
 const STORED_COLUMNS: &str =
-    "body, status, status_by, status_at, status_reason, created_at, updated_at";
+    "body, status, status_by, status_at, status_reason, created_at, updated_at, incident_id";
 
 /// The SQLite alert store.
 pub struct SqliteStore {
@@ -247,7 +302,22 @@ fn stored_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredAlert> {
         status_reason: r.get(4)?,
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
+        incident_id: r.get(7)?,
     })
+}
+
+/// Reads a row of [`sql::COLUMNS`].
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredIncident, StoreError>> {
+    Ok(stored_incident(
+        r.get(0)?,
+        &r.get::<_, String>(1)?,
+        &r.get::<_, String>(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
 }
 
 impl AlertStore for SqliteStore {
@@ -377,6 +447,9 @@ impl AlertStore for SqliteStore {
         if let Some(t) = filter.until {
             cond("time <", Value::Integer(t));
         }
+        if let Some(i) = &filter.incident_id {
+            cond("incident_id =", Value::Text(i.clone()));
+        }
         sql.push_str(" ORDER BY time, rule_id, id");
         let limit = filter
             .limit
@@ -461,6 +534,130 @@ impl AlertStore for SqliteStore {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn add_members(&mut self, members: &[Member]) -> Result<BTreeMap<String, Totals>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = BTreeMap::new();
+        {
+            let mut add = tx.prepare_cached(sql::ADD_MEMBER)?;
+            for m in members {
+                add.execute(params![
+                    m.alert_id,
+                    m.member_id,
+                    m.count as i64,
+                    m.first_seen,
+                    m.last_seen
+                ])?;
+            }
+            let mut totals = tx.prepare_cached(sql::MEMBER_TOTALS)?;
+            for m in members {
+                if out.contains_key(&m.alert_id) {
+                    continue;
+                }
+                let t = totals.query_row([&m.alert_id], |r| {
+                    Ok(Totals {
+                        members: r.get::<_, i64>(0)? as u64,
+                        count: r.get::<_, i64>(1)? as u64,
+                        first_seen: r.get(2)?,
+                        last_seen: r.get(3)?,
+                    })
+                })?;
+                out.insert(m.alert_id.clone(), t);
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn put_incident(
+        &mut self,
+        id: &str,
+        summary: &Summary,
+        alert_ids: &[String],
+    ) -> Result<Outcome, StoreError> {
+        let body = serde_json::to_string(summary)?;
+        let now = now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: Option<String> = tx
+            .query_row(sql::INCIDENT_BODY, [id], |r| r.get(0))
+            .optional()?;
+        let values = params![
+            id,
+            summary.subject,
+            summary.severity.as_str(),
+            i64::from(summary.risk_score),
+            summary.first_seen,
+            summary.last_seen,
+            body,
+            now
+        ];
+        let outcome = match known {
+            None => {
+                tx.execute(sql::INSERT_INCIDENT, values)?;
+                Outcome::Inserted
+            }
+            Some(old) if old == body => Outcome::Unchanged,
+            Some(_) => {
+                tx.execute(sql::UPDATE_INCIDENT, values)?;
+                Outcome::Updated
+            }
+        };
+        {
+            let mut file = tx.prepare_cached(sql::FILE_ALERT)?;
+            for a in alert_ids {
+                file.execute(params![id, a])?;
+            }
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {
+        let (clause, values) = where_clause(filter);
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {} FROM incidents{clause}", sql::COLUMNS))?;
+        let rows: Vec<Result<StoredIncident, StoreError>> = st
+            .query_map(params_from_iter(values), incident_row)?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter().collect()
+    }
+
+    fn set_incident_row_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<StoredIncident, StoreError> {
+        let (by, reason) = status_change_actor(by, reason)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = now();
+        let current: Option<String> = tx.query_row(sql::STATUS, [id], |r| r.get(0)).optional()?;
+        let from = status_of(&current.ok_or_else(|| StoreError::NotFound(id.to_owned()))?)?;
+        check_transition(id, from, status)?;
+        tx.execute(
+            sql::SET_STATUS,
+            params![id, status.as_str(), by, at, reason],
+        )?;
+        tx.execute(
+            sql::HISTORY,
+            params![id, from.as_str(), status.as_str(), by, at, reason],
+        )?;
+        let stored = tx.query_row(
+            &format!("SELECT {} FROM incidents WHERE id = ?1", sql::COLUMNS),
+            [id],
+            incident_row,
+        )??;
+        tx.commit()?;
+        Ok(stored)
     }
 }
 

@@ -145,6 +145,9 @@ fn alert(rule: &str, severity: Severity, key: &str, hour: i64) -> Alert {
         remediation: "aws iam update-access-key ...".to_owned(),
         why: "because".to_owned(),
         details: json!({"n": 1}),
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     }
 }
 

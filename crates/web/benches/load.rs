@@ -161,6 +161,9 @@ fn alerts(n: u64) -> Vec<Alert> {
                     "Access key {key} made {events} API calls refused as unauthorized in the hour."
                 ),
                 details,
+                root_key: String::new(),
+                principal: String::new(),
+                suppressed_count: 0,
             }
         })
         .collect()

@@ -340,6 +340,8 @@ pub struct ListQuery {
     pub since: Option<String>,
     /// Only alerts before this time (same forms as `since`).
     pub until: Option<String>,
+    /// Only the alerts of this incident (its full id).
+    pub incident: Option<String>,
     /// At most this many alerts (1 to 500, default 50).
     #[param(value_type = Option<u64>)]
     pub limit: Option<String>,
@@ -414,6 +416,7 @@ impl ListQuery {
             access_key_id: given(&self.key).map(str::to_owned),
             since: given(&self.since).map(|s| parse_time(s, now)).transpose()?,
             until: given(&self.until).map(|s| parse_time(s, now)).transpose()?,
+            incident_id: given(&self.incident).map(str::to_owned),
             limit: Some(limit),
             offset: number("offset", &self.offset)?.unwrap_or(0),
         })

@@ -58,6 +58,9 @@ fn alert(
         remediation: remediation(key, &arn),
         why: format!("because {ua}"),
         details: json!({}),
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     }
 }
 

@@ -1303,6 +1303,9 @@ pub fn alert_from_rows(rows: &[D1Row], params: &Params) -> Option<Alert> {
         remediation: remediation(&first.access_key_id, &first.user_arn),
         why,
         details,
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
     })
 }
 

@@ -1,0 +1,177 @@
+//! Between the rules and the alert store: key lineage, suppression, D5 and incidents, shared by
+//! `hunt` and `watch`.
+//!
+//! 1. [`Triage::observe`] follows minted keys through the stream ([`Lineage`]).
+//! 2. [`Triage::prepare`] gives every alert its root key and principal, then folds alerts by the
+//!    rules' suppression policies ([`suppression`]).
+//! 3. [`store_and_correlate`] merges suppressed alerts with what the store knows of them, stores
+//!    everything, runs D5 over the open alerts, and files the open alerts into incidents.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use trailhound_detect::incident;
+use trailhound_detect::lineage::{self, Lineage, Minting};
+use trailhound_detect::suppression::{self, Member, Policies};
+use trailhound_detect::{Alert, correlation};
+use trailhound_model::{Event, ExtraFields, parse_expiration};
+use trailhound_store::incidents::IncidentCounts;
+use trailhound_store::{AlertStore, Upserted};
+
+/// The extra record fields of a run: the rules' (Sigma's), then the lineage's.
+pub(crate) fn with_lineage_fields(rules: &ExtraFields) -> Arc<ExtraFields> {
+    Arc::new(ExtraFields::new(
+        rules
+            .paths()
+            .iter()
+            .map(String::as_str)
+            .chain(lineage::PATHS),
+    ))
+}
+
+/// Lineage, suppression and incident settings of a run.
+pub(crate) struct Triage {
+    lineage: Lineage,
+    extra: Arc<ExtraFields>,
+    ids: [Option<u16>; 3],
+    /// Suppression per rule.
+    pub policies: Policies,
+    /// What opens incidents.
+    pub incidents: incident::Params,
+    /// D5's parameters.
+    pub d5: correlation::Params,
+}
+
+impl Triage {
+    /// Settings for a run whose decoder captures `extra` (see [`with_lineage_fields`]).
+    pub fn new(
+        extra: Arc<ExtraFields>,
+        policies: Policies,
+        incidents: incident::Params,
+        d5: correlation::Params,
+    ) -> Self {
+        let ids = lineage::PATHS.map(|p| extra.id(p));
+        Self {
+            lineage: Lineage::new(),
+            extra,
+            ids,
+            policies,
+            incidents,
+            d5,
+        }
+    }
+
+    /// Sees one event (every event, allow-listed ones too: lineage is who, not what).
+    pub fn observe(&mut self, e: &Event) {
+        let minting = Lineage::is_minting(e).then(|| {
+            let read = |i: usize| {
+                self.ids[i].and_then(|id| trailhound_decode::extra_value(e, &self.extra, id))
+            };
+            (read(0), read(1), read(2))
+        });
+        match &minting {
+            Some((Some(key), exp, role)) => {
+                let m = Minting {
+                    key,
+                    expiration: exp.as_deref().and_then(parse_expiration),
+                    role_arn: role.as_deref(),
+                };
+                self.lineage.observe(e, Some(m));
+            }
+            _ => {
+                self.lineage.observe(e, None);
+            }
+        }
+    }
+
+    /// Gives the alerts their root key and principal, then suppresses them.
+    pub fn prepare(&self, mut alerts: Vec<Alert>) -> (Vec<Alert>, Vec<Member>) {
+        for a in &mut alerts {
+            self.lineage.attribute(a);
+        }
+        suppression::suppress(alerts, &self.policies)
+    }
+
+    /// The lineage (for D5's alerts, which are made after the store).
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+}
+
+/// Alerts for a run without a store: suppressed alerts get their totals from this run's
+/// members, and D5 correlates this run's alerts.
+pub(crate) fn without_store(triage: &Triage, alerts: Vec<Alert>) -> Vec<Alert> {
+    let (alerts, _) = triage.prepare(alerts);
+    let mut d5 = correlation::correlate(&triage.d5, &alerts);
+    for a in &mut d5 {
+        triage.lineage().attribute(a);
+    }
+    alerts.into_iter().chain(d5).collect()
+}
+
+/// Stores a run's alerts (suppressed ones merged with what the store knows of them), runs D5 over
+/// the store's open alerts and stores the correlated alerts that involve one of the run's, then
+/// files the open alerts into incidents. Returns every alert stored (the run's, then D5's) with
+/// what the upsert did to it, and what happened to incidents.
+pub(crate) fn store_and_correlate(
+    store: &mut dyn AlertStore,
+    triage: &Triage,
+    alerts: Vec<Alert>,
+) -> Result<(Vec<(Alert, Upserted)>, IncidentCounts)> {
+    let path = store.location();
+    let (mut alerts, members) = triage.prepare(alerts);
+    if !members.is_empty() {
+        let totals = store
+            .add_members(&members)
+            .with_context(|| format!("writing alerts to {path}"))?;
+        for a in alerts.iter_mut().filter(|a| suppression::is_suppressed(a)) {
+            let Some(t) = totals.get(&a.id).copied() else {
+                continue;
+            };
+            *a = match store.get(&a.id)? {
+                Some(stored) => suppression::merge_stored(&stored.alert, a, t),
+                None => {
+                    let mut a = a.clone();
+                    suppression::set_totals(&mut a, t);
+                    a
+                }
+            };
+        }
+    }
+    let events = store
+        .upsert_alerts(&alerts)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let open = store.open_alerts()?;
+    let mut d5: Vec<Alert> = correlation::correlate(&triage.d5, &open)
+        .into_iter()
+        .filter(|a| involves(a, &run_ids))
+        .collect();
+    for a in &mut d5 {
+        triage.lineage().attribute(a);
+    }
+    let higher = store
+        .upsert_alerts(&d5)
+        .with_context(|| format!("writing alerts to {path}"))?;
+    let counts = trailhound_store::update_incidents(store, &triage.incidents)
+        .with_context(|| format!("filing incidents in {path}"))?;
+    Ok((
+        alerts
+            .into_iter()
+            .zip(events.items)
+            .chain(d5.into_iter().zip(higher.items))
+            .collect(),
+        counts,
+    ))
+}
+
+/// True when a D5 alert lists one of `ids` as a first-seen alert or a sibling.
+fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
+    ["first_seen_alerts", "siblings"].iter().any(|k| {
+        d5.details[*k].as_array().is_some_and(|v| {
+            v.iter()
+                .any(|x| x["id"].as_str().is_some_and(|id| ids.contains(id)))
+        })
+    })
+}
