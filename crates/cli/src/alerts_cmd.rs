@@ -191,7 +191,7 @@ fn change(
 }
 
 /// `$USER`, else `"unknown"`.
-fn default_actor() -> String {
+pub(crate) fn default_actor() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -203,7 +203,7 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .map_err(|_| format!("{s:?} is not low, medium, high or critical"))
 }
 
-fn parse_status(s: &str) -> Result<Status, String> {
+pub(crate) fn parse_status(s: &str) -> Result<Status, String> {
     s.parse()
         .map_err(|e: trailhound_store::StoreError| e.to_string())
 }
@@ -260,7 +260,7 @@ fn write_list(out: &mut dyn Write, alerts: &[StoredAlert], color: bool) -> std::
     )
 }
 
-fn paint(s: Severity, text: &str) -> String {
+pub(crate) fn paint(s: Severity, text: &str) -> String {
     let code = match s {
         Severity::Low => "36",
         Severity::Medium => "33",

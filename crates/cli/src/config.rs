@@ -174,8 +174,8 @@ pub struct SigmaConfig {
     /// tune a rule set. A name that matches no loaded rule is an error, so a typo does not
     /// silently keep a noisy rule.
     pub disabled: Vec<String>,
-    /// Shipped rules that are off by default (`trailhound rules list --all` shows them, with
-    /// why) to turn on, by rule id or file name.
+    /// Shipped rules that are off by default (`trailhound_sigma::load::OFF_BY_DEFAULT`, listed
+    /// with why in docs/sigma.md) to turn on, by rule id or file name.
     pub enable: Vec<String>,
 }
 
@@ -291,7 +291,72 @@ mod tests {
         assert!(c.rules.contains_key(correlation::RULE_ID));
         let sigma = c.sigma_rules().unwrap().unwrap();
         assert!(sigma.errors.is_empty(), "{:?}", sigma.errors);
-        assert_eq!(sigma.rules.len(), trailhound_sigma::load::BUILTIN.len());
+        assert_eq!(
+            sigma.rules.len(),
+            trailhound_sigma::load::BUILTIN.len() - trailhound_sigma::load::OFF_BY_DEFAULT.len()
+        );
+        assert_eq!(c.suppression().unwrap(), Default::default());
+        assert_eq!(c.incidents, Default::default());
+    }
+
+    #[test]
+    fn rules_off_by_default_are_turned_on_by_name_and_overrides_apply() {
+        const MGMT: &str = "37e1e3d8-3bd8-4f8e-904c-42ac8138c884";
+        let off = Config::default().sigma_rules().unwrap().unwrap();
+        assert!(off.rules.iter().all(|r| r.id != MGMT));
+        let c = Config::parse(
+            "[sigma]\nenable = [\"aws_organizations_management_account_write_action\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let on = c.sigma_rules().unwrap().unwrap();
+        let rule = on.rules.iter().find(|r| r.id == MGMT).expect("enabled");
+        // The override replaced the upstream file.
+        assert_eq!(
+            rule.file,
+            "rules/sigma/overrides/aws_organizations_management_account_write_action.yml"
+        );
+        let e = Config::parse("[sigma]\nenable = [\"aws_enum_buckets\"]\n", "t.toml")
+            .unwrap()
+            .sigma_rules()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("not a shipped rule that is off by default"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn suppression_and_incident_sections() {
+        let c = Config::parse(
+            "[suppression.sigma]\nwindow = \"run\"\n[suppression.rules.aws-akia-unauthorized-api-call]\nwindow = \"6h\"\nby = [\"access_key_id\", \"source_ips\"]\n[incidents]\nmin_severity = \"high\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        use trailhound_detect::suppression::{Field, Window};
+        let p = c.suppression().unwrap();
+        assert_eq!(p.of("sigma-x").window, Window::Run);
+        let d4 = p.of("aws-akia-unauthorized-api-call");
+        assert_eq!(d4.window, Window::Every(Span::hours(6)));
+        assert_eq!(d4.by, [Field::AccessKeyId, Field::SourceIps]);
+        assert_eq!(c.incidents.min_severity, trailhound_detect::Severity::High);
+        // Naming only `by` keeps the kind's default window.
+        let c = Config::parse("[suppression.sigma]\nby = [\"access_key_id\"]\n", "t.toml").unwrap();
+        assert_eq!(
+            c.suppression().unwrap().of("sigma-x").window,
+            Window::Every(Span::days(1))
+        );
+        let e = Config::parse("[suppression.sigma]\nwindow = \"weekly\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("weekly"), "{e}");
+        let e = Config::parse("[suppression.sigma]\nwindow = \"1d\"\nby = []\n", "t.toml")
+            .unwrap()
+            .suppression()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one to three"), "{e}");
     }
 
     #[test]
@@ -310,7 +375,7 @@ mod tests {
         assert!(e.contains("line 2") && e.contains("loud"), "{e}");
         let all = Config::default().sigma_rules().unwrap().unwrap().rules;
         let c = Config::parse(
-            "[sigma]\ndisabled = [\"905d389b-b853-46d0-9d3d-dea0d3a3cd49\", \"aws_organizations_management_account_write_action.yml\", \"aws_enum_buckets\"]\n",
+            "[sigma]\ndisabled = [\"905d389b-b853-46d0-9d3d-dea0d3a3cd49\", \"aws_root_account_usage.yml\", \"aws_enum_buckets\"]\n",
             "t.toml",
         )
         .unwrap();
@@ -318,7 +383,7 @@ mod tests {
         assert_eq!(set.rules.len(), all.len() - 3);
         for gone in [
             "905d389b-b853-46d0-9d3d-dea0d3a3cd49",
-            "37e1e3d8-3bd8-4f8e-904c-42ac8138c884",
+            "8ad1600d-e9dc-4251-b0ee-a65268f29add",
         ] {
             assert!(all.iter().any(|r| r.id == gone));
             assert!(set.rules.iter().all(|r| r.id != gone), "{gone}");

@@ -14,11 +14,13 @@ mod alerts_cmd;
 mod config;
 mod generate;
 mod hunt;
+mod incidents_cmd;
 mod lake_cmd;
 mod output;
 mod rules_cmd;
 mod serve;
 mod stats;
+mod timeline_cmd;
 mod triage;
 mod watch;
 mod webhook;
@@ -37,6 +39,11 @@ enum Command {
     Hunt(hunt::HuntArgs),
     /// List, show, acknowledge and close stored alerts.
     Alerts(alerts_cmd::AlertsArgs),
+    /// Incidents (the open alerts of one root key or principal): list ranked by risk, show,
+    /// acknowledge, close.
+    Incidents(incidents_cmd::IncidentsArgs),
+    /// Every event of a key and of the sessions it minted (or of a principal), in time order.
+    Timeline(timeline_cmd::TimelineArgs),
     /// Write deterministic synthetic CloudTrail (S3 layout) with planted attacks and a manifest.
     Generate(generate::GenerateArgs),
     /// Follow folders as CloudTrail delivers files: detect, store, notify; resumable after a crash.
@@ -61,6 +68,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Alerts(args) => alerts_cmd::run(args),
+        Command::Incidents(args) => incidents_cmd::run(args),
+        Command::Timeline(args) => timeline_cmd::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Serve(args) => serve::run(args),

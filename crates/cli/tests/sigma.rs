@@ -78,7 +78,8 @@ fn rules_list_shows_every_shipped_rule() {
     assert!(
         lines[0].starts_with("ID") && lines[0].contains("LEVEL") && lines[0].contains("AUTHOR")
     );
-    assert_eq!(*lines.last().unwrap(), "84 rules");
+    // 84 shipped, one off by default (the Organizations management account rule).
+    assert_eq!(*lines.last().unwrap(), "83 rules");
     assert!(
         text.contains("8ad1600d-e9dc-4251-b0ee-a65268f29add medium        AWS Root Credentials")
     );
@@ -87,7 +88,7 @@ fn rules_list_shows_every_shipped_rule() {
         .args(["rules", "list", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 84);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 83);
 }
 
 #[test]
@@ -176,42 +177,42 @@ fn alerts_per_rule_on_the_generated_scenario_set() {
     assert_eq!(by_rule, table(GENERATED));
 }
 
-/// Alerts per rule on `sample/` (docs/sigma.md).
+/// Alerts per rule on `sample/` (docs/sigma.md), after suppression (Sigma: one alert per rule,
+/// root key or principal and UTC day).
 const SAMPLE: &[(&str, u64)] = &[
-    ("aws-akia-correlated-elevated-alerts", 3), // Long-term key correlated with elevated alerts
+    ("aws-akia-correlated-elevated-alerts", 2), // Long-term key correlated with elevated alerts
     ("aws-akia-failed-api-spike", 1),           // Spike in failed API calls by a long-term key
     ("aws-akia-first-seen-source-ip", 4),       // Long-term access key first seen from a source IP
     ("aws-akia-unauthorized-api-call", 4),      // Unauthorized API call with an IAM access key
     ("aws-iam-user-agent-new-ip", 2),           // IAM user agent from a new IP address
     ("sigma-0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2", 5), // AWS IAM Backdoor Users Keys
-    ("sigma-37e1e3d8-3bd8-4f8e-904c-42ac8138c884", 205), // AWS Write Action Executed in Organizations Management Account
-    ("sigma-39c9f26d-6e3b-4dbb-9c7a-4154b0281112", 1),   // AWS Bucket Deleted
-    ("sigma-45251c1d-3fda-47d4-a990-b7ce4d635fc0", 2), // AWS Secrets Manager Mass Secret Retrieval
-    ("sigma-4db60cc0-36fb-42b7-9b58-a5b53019fb74", 2), // AWS CloudTrail Important Change
-    ("sigma-52a27427-d366-4152-b728-f0157aa2ba64", 3), // AWS CloudTrail General Discovery and Reconnaissance API Calls
+    ("sigma-39c9f26d-6e3b-4dbb-9c7a-4154b0281112", 1), // AWS Bucket Deleted
+    ("sigma-45251c1d-3fda-47d4-a990-b7ce4d635fc0", 1), // AWS Secrets Manager Mass Secret Retrieval
+    ("sigma-4db60cc0-36fb-42b7-9b58-a5b53019fb74", 1), // AWS CloudTrail Important Change
+    ("sigma-52a27427-d366-4152-b728-f0157aa2ba64", 2), // AWS CloudTrail General Discovery and Reconnaissance API Calls
     ("sigma-6fb77778-040f-4015-9440-572aa9b6b580", 4), // Ingress/Egress Security Group Modification
     ("sigma-77caf516-34e5-4df9-b4db-20744fea0a60", 1), // AWS Successful Console Login Without MFA
     ("sigma-843688ba-bbe9-44ca-8986-183a24c9f734", 1), // AWS IAM Role Trust Policy Modified
-    ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 422), // AWS STS AssumeRole Misuse
+    ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 97), // AWS STS AssumeRole Misuse
     ("sigma-97c282d9-e48d-4121-bb95-490a42325706", 1), // AWS RDS Snapshot Shared with External Account
     ("sigma-abae8fec-57bd-4f87-aff6-6e3db989843d", 1), // AWS Snapshot Backup Exfiltration
     ("sigma-c65918ba-4482-4236-9064-b720e0776518", 1), // AWS IAM Critical Managed Policy Attachment
-    ("sigma-c803b2ce-c4a2-4836-beae-b112010390b1", 2), // New Network Route Added
+    ("sigma-c803b2ce-c4a2-4836-beae-b112010390b1", 1), // New Network Route Added
     ("sigma-d4a3c2b1-1e2f-4a5b-8c9d-0e1f2a3b4c5d", 1), // AWS IAM Privileged Inline Policy Creation
     ("sigma-e386b9b5-af12-450e-afff-761730fb8a98", 1), // AWS VPC Flow Logs Deleted
-    ("sigma-f305fd62-beca-47da-ad95-7690a0620084", 39), // Potential Bucket Enumeration on AWS
+    ("sigma-f305fd62-beca-47da-ad95-7690a0620084", 34), // Potential Bucket Enumeration on AWS
 ];
 
-/// Alerts per rule on `trailhound generate --events 30000 --seed 7` (docs/sigma.md).
+/// Alerts per rule on `trailhound generate --events 30000 --seed 7` (docs/sigma.md), after
+/// suppression.
 const GENERATED: &[(&str, u64)] = &[
-    ("aws-akia-correlated-elevated-alerts", 4), // Long-term key correlated with elevated alerts
+    ("aws-akia-correlated-elevated-alerts", 2), // Long-term key correlated with elevated alerts
     ("aws-akia-failed-api-spike", 1),           // Spike in failed API calls by a long-term key
     ("aws-akia-first-seen-source-ip", 4),       // Long-term access key first seen from a source IP
     ("aws-akia-unauthorized-api-call", 2),      // Unauthorized API call with an IAM access key
     ("aws-iam-user-agent-new-ip", 2),           // IAM user agent from a new IP address
-    ("sigma-0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2", 15), // AWS IAM Backdoor Users Keys
-    ("sigma-37e1e3d8-3bd8-4f8e-904c-42ac8138c884", 1379), // AWS Write Action Executed in Organizations Management Account
-    ("sigma-6fb77778-040f-4015-9440-572aa9b6b580", 32), // Ingress/Egress Security Group Modification
-    ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 1839), // AWS STS AssumeRole Misuse
-    ("sigma-f305fd62-beca-47da-ad95-7690a0620084", 273), // Potential Bucket Enumeration on AWS
+    ("sigma-0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2", 12), // AWS IAM Backdoor Users Keys
+    ("sigma-6fb77778-040f-4015-9440-572aa9b6b580", 27), // Ingress/Egress Security Group Modification
+    ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 120), // AWS STS AssumeRole Misuse
+    ("sigma-f305fd62-beca-47da-ad95-7690a0620084", 131), // Potential Bucket Enumeration on AWS
 ];

@@ -96,17 +96,21 @@ pub struct Summary {
 
 /// The incident's risk score, 0–100 (`docs/decisions.md`, "Incidents"): the worst alert's risk
 /// score (21, 47, 73, 99), plus 5 for each distinct rule beyond the first (at most 15), plus 10
-/// when the correlation rule D5 fired, plus 5 for each country beyond the first (at most 10),
-/// plus 5 when the alerts span more than an hour; at most 100.
+/// when one of Trailhound's key-compromise detections D1–D4 fired (they look at the key's
+/// behaviour — new addresses, new agents, denied calls — where most Sigma rules flag actions that
+/// administrators also take), plus 10 when the correlation rule D5 fired, plus 5 for each country
+/// beyond the first (at most 10), plus 5 when the alerts span more than an hour; at most 100.
 pub fn risk_score(
     worst: Severity,
     rules: usize,
+    key_rule: bool,
     correlated: bool,
     countries: usize,
     span: Timestamp,
 ) -> u8 {
     let mut r = u32::from(worst.risk_score());
     r += (5 * rules.saturating_sub(1) as u32).min(15);
+    r += if key_rule { 10 } else { 0 };
     r += if correlated { 10 } else { 0 };
     r += (5 * countries.saturating_sub(1) as u32).min(10);
     r += if span > HOUR { 5 } else { 0 };
@@ -187,6 +191,9 @@ pub fn summarize<'a>(subject: &str, alerts: impl IntoIterator<Item = &'a Alert>)
         risk_score: risk_score(
             worst,
             rule_ids.len(),
+            rule_ids
+                .iter()
+                .any(|r| crate::rules::ALL.iter().any(|k| k.id == r)),
             correlated,
             countries.len(),
             last_seen - first_seen,
@@ -206,9 +213,38 @@ pub fn summarize<'a>(subject: &str, alerts: impl IntoIterator<Item = &'a Alert>)
     }
 }
 
-/// `arn:aws:iam::123:user/bob` → `user/bob` (the account is the same for most of a trail).
+/// `arn:aws:iam::123:user/bob` → `123:user/bob` (the partition and service say little to a
+/// person; the account tells two roles of the same name apart).
 pub fn short_arn(arn: &str) -> &str {
-    arn.rsplit_once(':').map_or(arn, |(_, tail)| tail)
+    ["arn:aws:iam::", "arn:aws:sts::"]
+        .iter()
+        .find_map(|p| arn.strip_prefix(p))
+        .unwrap_or(arn)
+}
+
+/// The containment commands of an incident's alerts: every AWS CLI command their remediations
+/// give (one a line; a Sigma alert's advice holds its command after a colon), in first-seen
+/// order without repeats; else, for a root key, deactivating it.
+pub fn containment<'a>(
+    root_key: &str,
+    principal: &str,
+    alerts: impl IntoIterator<Item = &'a Alert>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in alerts {
+        for line in a.remediation.lines() {
+            if let Some(i) = line.find("aws iam ") {
+                let cmd = line[i..].to_owned();
+                if !out.contains(&cmd) {
+                    out.push(cmd);
+                }
+            }
+        }
+    }
+    if out.is_empty() && !root_key.is_empty() {
+        out.push(crate::remediation(root_key, principal));
+    }
+    out
 }
 
 /// The first `n` items joined, with "and K more" for the rest.
@@ -228,13 +264,14 @@ mod tests {
 
     #[test]
     fn risk_score_adds_rules_correlation_countries_and_span() {
-        assert_eq!(risk_score(Severity::Medium, 1, false, 1, 0), 47);
+        assert_eq!(risk_score(Severity::Medium, 1, false, false, 1, 0), 47);
         assert_eq!(
-            risk_score(Severity::Medium, 3, false, 2, 2 * HOUR),
+            risk_score(Severity::Medium, 3, false, false, 2, 2 * HOUR),
             47 + 10 + 5 + 5
         );
-        assert_eq!(risk_score(Severity::High, 9, true, 9, 2 * HOUR), 100);
-        assert_eq!(risk_score(Severity::Low, 1, false, 0, 0), 21);
+        assert_eq!(risk_score(Severity::Medium, 1, true, false, 1, 0), 57);
+        assert_eq!(risk_score(Severity::High, 9, true, true, 9, 2 * HOUR), 100);
+        assert_eq!(risk_score(Severity::Low, 1, false, false, 0, 0), 21);
     }
 
     #[test]
@@ -256,13 +293,13 @@ mod tests {
         s.suppressed_count = 4;
         let sum = summarize("AKIAROOT", [&d2, &s]);
         assert_eq!(sum.severity, Severity::High);
-        assert_eq!(sum.risk_score, 73 + 5 + 5 + 5);
+        assert_eq!(sum.risk_score, 73 + 5 + 10 + 5 + 5);
         assert_eq!(sum.rules, ["Sigma X", "First seen"]);
         assert_eq!(sum.access_key_ids, ["AKIAROOT", "ASIAX"]);
         assert_eq!(sum.alerts_with_suppressed, 6);
         assert_eq!(
             sum.story,
-            "AKIAROOT user/bob — DE, RU; 1970-01-01T00:00:00Z to 1970-01-01T03:00:00Z; Sigma X, First seen"
+            "AKIAROOT 1:user/bob — DE, RU; 1970-01-01T00:00:00Z to 1970-01-01T03:00:00Z; Sigma X, First seen"
         );
         let p = Params::default();
         let mut low = s.clone();

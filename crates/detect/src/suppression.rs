@@ -116,33 +116,37 @@ impl Field {
     }
 }
 
-/// How one rule's alerts are suppressed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How one rule's alerts are suppressed, as configured: a field left out falls back to the
+/// policy of the rule's kind (`[suppression.sigma]` or `[suppression.builtin]`), then to the
+/// built-in defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// The window: `"off"`, `"run"` or a duration.
-    pub window: Window,
-    /// The fields whose values make a group (at most three, as Elastic).
-    pub by: Vec<Field>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            window: Window::Off,
-            by: vec![Field::Subject],
-        }
-    }
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    /// The fields whose values make a group (one to three, as Elastic).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<Vec<Field>>,
 }
 
 impl Policy {
     /// A policy with this window, grouped by the subject.
     pub fn every(window: Window) -> Self {
         Self {
-            window,
-            by: vec![Field::Subject],
+            window: Some(window),
+            by: Some(vec![Field::Subject]),
         }
     }
+}
+
+/// The policy that applies to one rule, every field resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The window.
+    pub window: Window,
+    /// The grouping fields.
+    pub by: Vec<Field>,
 }
 
 /// The suppression of every rule: per rule id, else the default of its kind.
@@ -162,20 +166,20 @@ impl Default for Policies {
     fn default() -> Self {
         Self {
             sigma: Policy::every(Window::Every(Span::days(1))),
-            builtin: Policy::default(),
+            builtin: Policy::every(Window::Off),
             rules: BTreeMap::new(),
         }
     }
 }
 
 impl Policies {
-    /// Refuses a policy that groups by nothing or by more than three fields.
+    /// Refuses a `by` of no field or more than three.
     pub fn check(&self) -> Result<(), String> {
         let all = [("sigma", &self.sigma), ("builtin", &self.builtin)]
             .into_iter()
             .chain(self.rules.iter().map(|(k, p)| (k.as_str(), p)));
         for (name, p) in all {
-            if p.window != Window::Off && !(1..=3).contains(&p.by.len()) {
+            if p.by.as_ref().is_some_and(|b| !(1..=3).contains(&b.len())) {
                 return Err(format!(
                     "suppression of {name}: `by` needs one to three fields"
                 ));
@@ -184,33 +188,39 @@ impl Policies {
         Ok(())
     }
 
-    /// The policy of a rule.
-    pub fn of(&self, rule_id: &str) -> &Policy {
+    /// The policy of a rule: its own fields, else its kind's, else the defaults.
+    pub fn of(&self, rule_id: &str) -> Resolved {
         if crate::correlation::is_higher_order(rule_id) {
-            return &OFF;
+            return Resolved {
+                window: Window::Off,
+                by: Vec::new(),
+            };
         }
         let sigma = rule_id.strip_prefix(SIGMA_PREFIX);
-        if let Some(p) = self
+        let own = self
             .rules
             .get(rule_id)
-            .or_else(|| sigma.and_then(|id| self.rules.get(id)))
-        {
-            return p;
-        }
-        if sigma.is_some() {
-            &self.sigma
+            .or_else(|| sigma.and_then(|id| self.rules.get(id)));
+        let (kind, default_window) = if sigma.is_some() {
+            (&self.sigma, Window::Every(Span::days(1)))
         } else {
-            &self.builtin
+            (&self.builtin, Window::Off)
+        };
+        Resolved {
+            window: own
+                .and_then(|p| p.window)
+                .or(kind.window)
+                .unwrap_or(default_window),
+            by: own
+                .and_then(|p| p.by.clone())
+                .or_else(|| kind.by.clone())
+                .unwrap_or_else(|| vec![Field::Subject]),
         }
     }
 }
 
 /// The id prefix of Sigma rules' alerts (as `trailhound_sigma::RULE_ID_PREFIX`).
 const SIGMA_PREFIX: &str = "sigma-";
-static OFF: Policy = Policy {
-    window: Window::Off,
-    by: Vec::new(),
-};
 
 /// One alert folded into a suppressed alert, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +297,7 @@ pub fn suppress(alerts: Vec<Alert>, policies: &Policies) -> (Vec<Alert>, Vec<Mem
             Some(&i) => fold(&mut out[i], &a),
             None => {
                 index.insert(id.clone(), out.len());
-                out.push(start_group(a, id, policy, &start, &values));
+                out.push(start_group(a, id, &policy, &start, &values));
             }
         }
     }
@@ -307,7 +317,13 @@ pub fn suppress(alerts: Vec<Alert>, policies: &Policies) -> (Vec<Alert>, Vec<Mem
 }
 
 /// The first member of a group becomes the suppressed alert.
-fn start_group(mut a: Alert, id: String, policy: &Policy, start: &str, values: &[String]) -> Alert {
+fn start_group(
+    mut a: Alert,
+    id: String,
+    policy: &Resolved,
+    start: &str,
+    values: &[String],
+) -> Alert {
     a.id = id;
     let keys = vec![a.access_key_id.clone()];
     if let Some(map) = a.details.as_object_mut() {
@@ -495,10 +511,23 @@ mod tests {
         p.rules.insert(
             "x".into(),
             Policy {
-                window: Window::Run,
-                by: vec![],
+                window: Some(Window::Run),
+                by: Some(vec![]),
             },
         );
         assert!(p.check().is_err());
+        // A rule that names only its window keeps its kind's grouping.
+        p.rules.clear();
+        p.sigma.by = Some(vec![Field::AccessKeyId]);
+        p.rules.insert(
+            "y".into(),
+            Policy {
+                window: Some(Window::Run),
+                by: None,
+            },
+        );
+        assert_eq!(p.of("sigma-y").by, [Field::AccessKeyId]);
+        assert_eq!(p.of("sigma-y").window, Window::Run);
+        assert_eq!(p.of("sigma-other").window, Window::Every(Span::days(1)));
     }
 }

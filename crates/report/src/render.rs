@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
+use trailhound_detect::incident::{self, Summary};
 use trailhound_detect::{Alert, Severity};
 
 use crate::charts::{
@@ -12,7 +13,7 @@ use crate::charts::{
     rule_order, rule_style, sibling_map, unauthorized_chart,
 };
 use crate::escape::{Esc, escape_into};
-use crate::svg::{Shape, c, fmt_minute, fmt_time, num, shape_path};
+use crate::svg::{Shape, fmt_minute, fmt_time, num, shape_path};
 use crate::{ReportInput, TUKEY_K};
 
 /// The report's style sheet (allowed by the CSP by its hash).
@@ -21,7 +22,15 @@ pub(crate) const STYLE: &str = include_str!("report.css");
 pub(crate) const SCRIPT: &str = include_str!("report.js");
 
 /// Event ids listed per alert before "and N more".
-const MAX_EVENT_IDS_SHOWN: usize = 25;
+const MAX_EVENT_IDS_SHOWN: usize = 10;
+/// Values of one evidence list (addresses, agents, APIs) shown before "and N more".
+const MAX_VALUES_SHOWN: usize = 12;
+/// Incidents (and other keys with alerts) ranked in the first table before "and N more".
+const MAX_RANKED: usize = 100;
+/// Keys and principals that get a section with charts and alerts, in rank order.
+const MAX_SECTIONS: usize = 25;
+/// Alerts listed in one section before "and N more".
+const MAX_SECTION_ALERTS: usize = 60;
 
 /// `sha256-<base64>` of a CSP source.
 fn csp_hash(s: &str) -> String {
@@ -157,17 +166,16 @@ pub(crate) fn shell_safe(cmd: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || " +=,.@_-/:".contains(c))
 }
 
-/// Groups the alerts by access key, worst key first (max severity, then earliest alert, then
-/// key id); alerts by time within a key.
-fn group(input: &ReportInput) -> Vec<KeyGroup<'_>> {
+/// Groups the alerts into incidents: by subject (the root key, else the principal; see
+/// [`Alert::subject`]), each with its incident summary. Groups that can open an incident come
+/// first, highest risk first (then latest activity, then subject); alerts by time within a group.
+fn group(input: &ReportInput) -> Vec<(KeyGroup<'_>, Summary)> {
     let mut by_key: BTreeMap<&str, Vec<&(Alert, String)>> = BTreeMap::new();
     for a in &input.alerts {
-        by_key
-            .entry(a.0.access_key_id.as_str())
-            .or_default()
-            .push(a);
+        by_key.entry(a.0.subject()).or_default().push(a);
     }
-    let mut groups: Vec<KeyGroup> = by_key
+    let params = incident::Params::default();
+    let mut groups: Vec<(KeyGroup, Summary, bool)> = by_key
         .into_iter()
         .map(|(key, mut alerts)| {
             alerts.sort_by(|(a, _), (b, _)| {
@@ -177,26 +185,34 @@ fn group(input: &ReportInput) -> Vec<KeyGroup<'_>> {
                     &b.id,
                 ))
             });
-            KeyGroup {
+            let summary = incident::summarize(key, alerts.iter().map(|(a, _)| a));
+            let opens = alerts
+                .iter()
+                .any(|(a, _)| incident::opens_incident(&params, a));
+            let g = KeyGroup {
                 index: 0,
                 key,
                 alerts,
                 activity: input.activity.get(key),
                 links: Links::InPage,
                 focus_alert: None,
-            }
+            };
+            (g, summary, opens)
         })
         .collect();
-    let rank = |g: &KeyGroup| {
-        let max = g.alerts.iter().map(|(a, _)| a.severity).max();
-        let first = g.alerts.iter().map(|(a, _)| a.time).min().unwrap_or(0);
-        (std::cmp::Reverse(max), first)
-    };
-    groups.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.key.cmp(b.key)));
-    for (i, g) in groups.iter_mut().enumerate() {
-        g.index = i;
-    }
+    groups.sort_by(|(a, sa, oa), (b, sb, ob)| {
+        (ob, sb.risk_score, sb.last_seen)
+            .cmp(&(oa, sa.risk_score, sa.last_seen))
+            .then(a.key.cmp(b.key))
+    });
     groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, (mut g, s, _))| {
+            g.index = i;
+            (g, s)
+        })
+        .collect()
 }
 
 fn max_severity(g: &KeyGroup) -> Severity {
@@ -222,18 +238,28 @@ fn key_arns(g: &KeyGroup) -> Vec<String> {
 }
 
 pub(crate) fn page(input: &ReportInput) -> String {
-    let groups = group(input);
+    let ranked = group(input);
+    let (groups, summaries): (Vec<KeyGroup>, Vec<Summary>) = ranked.into_iter().unzip();
     let siblings = sibling_map(&input.alerts);
     let by_id: HashMap<&str, &(Alert, String)> =
         input.alerts.iter().map(|a| (a.0.id.as_str(), a)).collect();
-    let mut out = String::with_capacity(64 * 1024 + input.alerts.len() * 4096);
+    let mut out = String::with_capacity(64 * 1024 + input.alerts.len() * 1024);
     head(&mut out, input);
-    out.push_str(r##"<body><a class="skip" href="#overview">Skip to the overview</a>"##);
+    out.push_str(r##"<body><a class="skip" href="#incidents">Skip to the incidents</a>"##);
     header(&mut out, input);
     out.push_str(r#"<main>"#);
+    incidents(&mut out, &groups, &summaries);
     overview(&mut out, input, &groups);
-    for g in &groups {
+    rule_summary(&mut out, input);
+    for g in groups.iter().take(MAX_SECTIONS) {
         key_section(&mut out, g, &siblings, &by_id);
+    }
+    if groups.len() > MAX_SECTIONS {
+        let _ = write!(
+            out,
+            r#"<section class="card" data-testid="more-sections"><p class="muted">{} more keys and principals with alerts are ranked in the incident table above; their sections are left out to keep this report small. <code>trailhound incidents show ID</code> and <code>trailhound timeline</code> show any of them.</p></section>"#,
+            thousands((groups.len() - MAX_SECTIONS) as u64)
+        );
     }
     out.push_str("</main>");
     footer(&mut out, input);
@@ -386,6 +412,8 @@ struct RuleCount<'a> {
     severity: Severity,
     alerts: usize,
     keys: std::collections::BTreeSet<&'a str>,
+    /// An alert of the rule (its MITRE techniques and Sigma metadata).
+    example: &'a Alert,
 }
 
 fn overview(out: &mut String, input: &ReportInput, groups: &[KeyGroup]) {
@@ -423,52 +451,6 @@ fn overview(out: &mut String, input: &ReportInput, groups: &[KeyGroup]) {
         "neutral",
     );
     out.push_str("</div>");
-    // By rule.
-    let mut rules: BTreeMap<(usize, &str), RuleCount> = BTreeMap::new();
-    for (a, _) in &input.alerts {
-        let e = rules
-            .entry((rule_order(&a.rule_id), a.rule_id.as_str()))
-            .or_insert(RuleCount {
-                name: a.rule_name.as_str(),
-                severity: a.severity,
-                alerts: 0,
-                keys: Default::default(),
-            });
-        e.severity = e.severity.max(a.severity);
-        e.alerts += 1;
-        e.keys.insert(a.access_key_id.as_str());
-    }
-    let most = rules.values().map(|r| r.alerts).max().unwrap_or(1).max(1);
-    out.push_str(
-        r#"<div class="table-wrap"><table class="rules"><thead><tr><th></th><th>Rule</th><th>Severity</th><th class="num">Alerts</th><th class="num">Keys</th><th class="barcell"></th></tr></thead><tbody>"#,
-    );
-    for ((_, id), r) in &rules {
-        let (name, sev, n, keys) = (r.name, &r.severity, &r.alerts, &r.keys);
-        let (code, _, shape) = rule_style(id);
-        out.push_str("<tr><td>");
-        shape_icon(out, shape, *sev);
-        let _ = write!(
-            out,
-            r#"</td><td><b>{}{}</b><br><span class="mono muted">{}</span></td><td>"#,
-            if code.is_empty() {
-                String::new()
-            } else {
-                format!("{code} · ")
-            },
-            Esc(name),
-            Esc(id)
-        );
-        sev_badge(out, *sev);
-        let _ = write!(
-            out,
-            r#"</td><td class="num">{}</td><td class="num">{}</td><td class="barcell"><svg class="minibar" viewBox="0 0 100 10" preserveAspectRatio="none"><rect class="sev-{}" x="0" y="0" width="{}" height="10"/></svg></td></tr>"#,
-            thousands(*n as u64),
-            thousands(keys.len() as u64),
-            sev.as_str(),
-            c(100.0 * *n as f64 / most as f64)
-        );
-    }
-    out.push_str("</tbody></table></div>");
     // Timeline of all alerts.
     out.push_str(r#"<h3>All alerts over time</h3><figure class="chart-fig">"#);
     let (svg, focused) = overview_timeline(groups);
@@ -491,41 +473,200 @@ fn overview(out: &mut String, input: &ReportInput, groups: &[KeyGroup]) {
         );
     }
     out.push_str("</figcaption></figure>");
-    // Keys at risk.
-    out.push_str(
-        r#"<h3>Access keys with alerts</h3><div class="table-wrap"><table class="keys"><thead><tr><th>Severity</th><th>Access key</th><th>User</th><th class="num">Alerts</th><th>Rules</th><th>First alert</th><th>Last alert</th></tr></thead><tbody>"#,
-    );
-    for g in groups {
-        out.push_str("<tr><td>");
-        sev_badge(out, max_severity(g));
-        let key = if g.key.is_empty() { "(no key)" } else { g.key };
-        let _ = write!(
-            out,
-            r##"</td><td><a class="mono" href="#key-{}">{}</a></td><td class="arn">{}</td><td class="num">{}</td><td>"##,
-            g.index,
-            Esc(key),
-            Esc(&key_arns(g).join(", ")),
-            g.alerts.len()
-        );
-        let mut codes: Vec<&str> = g.alerts.iter().map(|(a, _)| a.rule_id.as_str()).collect();
-        codes.sort_by_key(|r| (rule_order(r), *r));
-        codes.dedup();
-        for r in codes {
-            let (code, label, _) = rule_style(r);
-            let _ = write!(
-                out,
-                r#"<span class="chip small" title="{}">{}</span>"#,
-                Esc(label),
-                Esc(if code.is_empty() { label } else { code })
-            );
+    out.push_str("</section>");
+}
+
+/// Built-in rules' descriptions for the rule summary (Sigma rules bring their own).
+fn builtin_description(rule_id: &str) -> Option<&'static str> {
+    Some(match rule_id {
+        "aws-akia-failed-api-spike" => {
+            "D1 (Microsoft Sentinel, exact Kusto semantics): a long-term key used from more than one country within 8 hours, whose hourly count of unauthorized critical API calls is a Tukey outlier with a z-score above 2."
         }
-        let first = g.alerts.iter().map(|(a, _)| a.time).min().unwrap_or(0);
-        let last = g.alerts.iter().map(|(a, _)| a.time).max().unwrap_or(0);
+        "aws-akia-first-seen-source-ip" => {
+            "D2 (Elastic new terms): a long-term key's first successful call from a source address not seen for it in the history window (10 days)."
+        }
+        "aws-iam-user-agent-new-ip" => {
+            "D3 (Elastic): a long-term key used from an address not seen for it in the history window, with a user agent not seen for it either."
+        }
+        "aws-akia-unauthorized-api-call" => {
+            "D4 (Elastic): calls by a long-term key refused as unauthorized, one alert per key and hour."
+        }
+        "aws-akia-correlated-elevated-alerts" => {
+            "D5 (Elastic higher-order rule): a first-seen alert (D2) and another open alert of medium or higher severity on the same root key within 24 hours."
+        }
+        _ => return None,
+    })
+}
+
+/// The ranked incidents: one row each, with its one-line story, linking to its section.
+fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
+    let params = incident::Params::default();
+    let opening = groups
+        .iter()
+        .filter(|g| {
+            g.alerts
+                .iter()
+                .any(|(a, _)| incident::opens_incident(&params, a))
+        })
+        .count();
+    let _ = write!(
+        out,
+        r#"<section class="card" id="incidents" data-testid="incidents"><h2>Incidents, highest risk first</h2><p class="muted">The alerts of one long-term key (with every session it minted) or one principal are one incident. {} incident{}; {} other key{} or principal{} with low-severity alerts only. Risk: the worst alert's score, more for several rules, Trailhound's key-compromise rules, the correlation rule, several countries and a span over an hour (docs/decisions.md).</p>"#,
+        thousands(opening as u64),
+        if opening == 1 { "" } else { "s" },
+        thousands((groups.len() - opening) as u64),
+        if groups.len() - opening == 1 { "" } else { "s" },
+        if groups.len() - opening == 1 { "" } else { "s" },
+    );
+    if groups.is_empty() {
+        out.push_str(
+            r#"<p class="all-clear">No alerts: no detection fired on this data.</p></section>"#,
+        );
+        return;
+    }
+    out.push_str(r#"<div class="table-wrap"><table class="keys incidents-table"><thead><tr><th class="num">#</th><th class="num">Risk</th><th>Severity</th><th>Key or principal, and what happened</th><th class="num">Alerts</th></tr></thead><tbody>"#);
+    for (g, sum) in groups.iter().zip(summaries).take(MAX_RANKED) {
+        if g.index == opening && opening > 0 {
+            out.push_str(r#"<tr class="divider" data-testid="no-incident-divider"><td colspan="5">Low-severity alerts only: no incident opened (they join an incident if their key or principal gets one)</td></tr>"#);
+        }
+        let who = if sum.root_key.is_empty() {
+            incident::short_arn(&sum.subject).to_owned()
+        } else {
+            format!("{} · {}", sum.root_key, incident::short_arn(&sum.principal))
+        };
+        let link = if g.index < MAX_SECTIONS {
+            format!(
+                r##"<a class="mono" href="#key-{}">{}</a>"##,
+                g.index,
+                Esc(&who)
+            )
+        } else {
+            format!(r#"<span class="mono">{}</span>"#, Esc(&who))
+        };
         let _ = write!(
             out,
-            r#"</td><td class="nowrap">{}</td><td class="nowrap">{}</td></tr>"#,
-            fmt_minute(first),
-            fmt_minute(last)
+            r#"<tr data-testid="incident-row" data-rank="{}" data-subject="{}" data-risk="{}"><td class="num">{}</td><td class="num"><b>{}</b></td><td>"#,
+            g.index + 1,
+            Esc(&sum.subject),
+            sum.risk_score,
+            g.index + 1,
+            sum.risk_score
+        );
+        sev_badge(out, sum.severity);
+        let _ = write!(
+            out,
+            r#"</td><td>{link}<div class="story">{} · {} → {} · {}</div></td><td class="num">{}{}</td></tr>"#,
+            Esc(&if sum.countries.is_empty() {
+                "no country".to_owned()
+            } else {
+                sum.countries.join(" ")
+            }),
+            fmt_minute(sum.first_seen),
+            fmt_minute(sum.last_seen),
+            Esc(&incident::list_cut(&sum.rules, 3)),
+            thousands(sum.alert_count),
+            if sum.alerts_with_suppressed > sum.alert_count {
+                format!(
+                    r#" <span class="muted">(+{} suppressed)</span>"#,
+                    thousands(sum.alerts_with_suppressed - sum.alert_count)
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    if groups.len() > MAX_RANKED {
+        let _ = write!(
+            out,
+            r#"<p class="muted">… and {} more below rank {MAX_RANKED} (see <code>trailhound incidents list</code>).</p>"#,
+            thousands((groups.len() - MAX_RANKED) as u64)
+        );
+    }
+    out.push_str("</section>");
+}
+
+/// Each rule that fired, once: its name, severity, description, MITRE ATT&CK techniques and
+/// references, and how many alerts and keys it raised (so that alerts need not repeat them).
+fn rule_summary(out: &mut String, input: &ReportInput) {
+    if input.alerts.is_empty() {
+        return;
+    }
+    let mut rules: BTreeMap<(usize, &str), RuleCount> = BTreeMap::new();
+    for (a, _) in &input.alerts {
+        let e = rules
+            .entry((rule_order(&a.rule_id), a.rule_id.as_str()))
+            .or_insert(RuleCount {
+                name: a.rule_name.as_str(),
+                severity: a.severity,
+                alerts: 0,
+                keys: Default::default(),
+                example: a,
+            });
+        e.severity = e.severity.max(a.severity);
+        e.alerts += 1 + a.suppressed_count as usize;
+        e.keys.insert(a.subject());
+    }
+    out.push_str(r#"<section class="card" id="rules" data-testid="rule-summary"><h2>Rules that fired</h2><div class="table-wrap"><table class="rules"><thead><tr><th></th><th>Rule</th><th>Severity</th><th class="num">Alerts</th><th class="num">Keys</th></tr></thead><tbody>"#);
+    for ((_, id), r) in &rules {
+        let (code, _, shape) = rule_style(id);
+        out.push_str(r#"<tr data-testid="rule-row"><td>"#);
+        shape_icon(out, shape, r.severity);
+        let _ = write!(
+            out,
+            r#"</td><td><b>{}{}</b> <span class="mono muted small">{}</span>"#,
+            if code.is_empty() {
+                String::new()
+            } else {
+                format!("{code} · ")
+            },
+            Esc(r.name),
+            Esc(id)
+        );
+        let sigma = &r.example.details["sigma"];
+        let description = sigma["description"]
+            .as_str()
+            .map(str::trim)
+            .or_else(|| builtin_description(id));
+        if let Some(d) = description {
+            let _ = write!(out, r#"<div class="why">{}</div>"#, Esc(d));
+        }
+        if !r.example.mitre.is_empty() {
+            out.push_str(r#"<div>"#);
+            for m in &r.example.mitre {
+                mitre_chip(out, m);
+            }
+            out.push_str("</div>");
+        }
+        if let Some(refs) = sigma["references"].as_array().filter(|v| !v.is_empty()) {
+            out.push_str(r#"<div class="small">"#);
+            for (i, u) in refs.iter().filter_map(|v| v.as_str()).take(3).enumerate() {
+                if u.starts_with("https://") {
+                    let _ = write!(
+                        out,
+                        r#"{}<a href="{}" rel="noopener noreferrer">{}</a>"#,
+                        if i > 0 { " · " } else { "" },
+                        Esc(u),
+                        Esc(u)
+                    );
+                }
+            }
+            if let Some(author) = sigma["author"].as_str() {
+                let _ = write!(
+                    out,
+                    r#" <span class="muted">Sigma rule by {} (DRL 1.1)</span>"#,
+                    Esc(author)
+                );
+            }
+            out.push_str("</div>");
+        }
+        out.push_str("</td><td>");
+        sev_badge(out, r.severity);
+        let _ = write!(
+            out,
+            r#"</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            thousands(r.alerts as u64),
+            thousands(r.keys.len() as u64)
         );
     }
     out.push_str("</tbody></table></div></section>");
@@ -656,21 +797,46 @@ fn key_section(
         fact(out, "Source IPs", &thousands(ips.len() as u64));
     }
     out.push_str("</dl></header>");
-    // Remediation.
-    let mut remedies: Vec<&str> = g
+    // Remediation: the AWS CLI commands of the alerts (a key that minted sessions also gets
+    // their revocation), else deactivating the key.
+    let root = g
         .alerts
         .iter()
-        .map(|(a, _)| a.remediation.as_str())
-        .filter(|r| !r.is_empty())
-        .collect();
-    remedies.sort();
-    remedies.dedup();
-    let computed;
-    if remedies.is_empty() {
-        computed = trailhound_detect::remediation(g.key, arns.first().map_or("", String::as_str));
-        remedies.push(&computed);
+        .map(|(a, _)| a.root_key.as_str())
+        .find(|k| !k.is_empty())
+        .unwrap_or("");
+    let mut remedies = incident::containment(
+        root,
+        arns.first().map_or("", String::as_str),
+        g.alerts.iter().map(|(a, _)| a),
+    );
+    if remedies.is_empty()
+        && trailhound_model::AccessKeyKind::of(g.key) == trailhound_model::AccessKeyKind::LongTerm
+    {
+        remedies.push(trailhound_detect::remediation(
+            g.key,
+            arns.first().map_or("", String::as_str),
+        ));
     }
-    remedy(out, &g.index.to_string(), &remedies);
+    let remedies: Vec<&str> = remedies.iter().map(String::as_str).collect();
+    if !remedies.is_empty() {
+        remedy(out, &g.index.to_string(), &remedies);
+    }
+    let _ = write!(
+        out,
+        r#"<p class="small muted" data-testid="timeline-hint">Every event of {}: <code>trailhound timeline PATH... {} {}</code></p>"#,
+        if root.is_empty() {
+            "this principal"
+        } else {
+            "this key and the sessions it minted"
+        },
+        if root.is_empty() {
+            "--principal"
+        } else {
+            "--key"
+        },
+        Esc(if root.is_empty() { g.key } else { root })
+    );
     // MITRE.
     let mut mitre: Vec<&str> = g
         .alerts
@@ -693,10 +859,27 @@ fn key_section(
         r#"<details class="alerts" open><summary>Alerts ({})</summary><div class="table-wrap"><table class="alerts-table"><colgroup><col class="c-time"><col><col class="c-sev"><col class="c-status"><col class="c-count"><col class="c-from"></colgroup><thead><tr><th>Time (UTC)</th><th>Rule and why</th><th>Severity</th><th>Status</th><th class="num">Events</th><th>From</th></tr></thead><tbody>"#,
         g.alerts.len()
     );
-    for (a, status) in &g.alerts {
+    // The worst and latest alerts first when there are more than fit.
+    let mut shown: Vec<&&(Alert, String)> = g.alerts.iter().collect();
+    if shown.len() > MAX_SECTION_ALERTS {
+        shown.sort_by(|(a, _), (b, _)| (b.severity, b.time).cmp(&(a.severity, a.time)));
+        shown.truncate(MAX_SECTION_ALERTS);
+        shown.sort_by(|(a, _), (b, _)| {
+            (a.time, rule_order(&a.rule_id)).cmp(&(b.time, rule_order(&b.rule_id)))
+        });
+    }
+    for (a, status) in &shown {
         alert_rows(out, a, status, siblings, by_id);
     }
-    out.push_str("</tbody></table></div></details></section>");
+    out.push_str("</tbody></table></div>");
+    if g.alerts.len() > MAX_SECTION_ALERTS {
+        let _ = write!(
+            out,
+            r#"<p class="muted">The {MAX_SECTION_ALERTS} most severe and latest of {} alerts are listed; <code>trailhound alerts list --key …</code> lists all.</p>"#,
+            thousands(g.alerts.len() as u64)
+        );
+    }
+    out.push_str("</details></section>");
 }
 
 /// The remediation box: each command with a copy button (ids `rem-<id>-<i>`), and a warning
@@ -896,10 +1079,31 @@ pub(crate) fn evidence(
             Esc(&fmt_time(a.last_seen))
         ),
     );
-    kv(out, "API names", &chips(&a.event_names));
-    kv(out, "Source IPs", &codes(&a.source_ips));
+    kv(out, "API names", &cut_list(chips, &a.event_names));
+    kv(out, "Source IPs", &cut_list(codes, &a.source_ips));
     kv(out, "Countries", &chips(&a.countries));
-    kv(out, "User agents", &codes(&a.user_agents));
+    kv(out, "User agents", &cut_list(codes, &a.user_agents));
+    if a.suppressed_count > 0 {
+        kv(
+            out,
+            "Suppressed",
+            &format!(
+                "{} more alerts of this rule folded into this one ({})",
+                thousands(a.suppressed_count),
+                Esc(a.details["suppression"]["window"].as_str().unwrap_or(""))
+            ),
+        );
+    }
+    if !a.root_key.is_empty() && a.root_key != a.access_key_id {
+        kv(
+            out,
+            "Root key",
+            &format!(
+                "<code>{}</code> (minted this session key)",
+                Esc(&a.root_key)
+            ),
+        );
+    }
     let mut ids = codes(&a.event_ids[..a.event_ids.len().min(MAX_EVENT_IDS_SHOWN)]);
     if a.event_ids.len() > MAX_EVENT_IDS_SHOWN {
         let _ = write!(
@@ -909,11 +1113,6 @@ pub(crate) fn evidence(
         );
     }
     kv(out, "Event ids", &ids);
-    let mut m = String::new();
-    for t in &a.mitre {
-        mitre_chip(&mut m, t);
-    }
-    kv(out, "MITRE ATT&CK", &m);
     kv(
         out,
         "User ARN",
@@ -948,6 +1147,19 @@ pub(crate) fn evidence(
     }
     out.push_str("</dl>");
     details(out, a, siblings.get(a.id.as_str()));
+}
+
+/// `render` of the first [`MAX_VALUES_SHOWN`] items, then "and N more".
+fn cut_list(render: fn(&[String]) -> String, items: &[String]) -> String {
+    let mut s = render(&items[..items.len().min(MAX_VALUES_SHOWN)]);
+    if items.len() > MAX_VALUES_SHOWN {
+        let _ = write!(
+            s,
+            r#"<span class="muted">and {} more</span>"#,
+            items.len() - MAX_VALUES_SHOWN
+        );
+    }
+    s
 }
 
 fn chips(items: &[String]) -> String {
@@ -1038,7 +1250,13 @@ fn details(out: &mut String, a: &Alert, siblings: Option<&Vec<&str>>) {
     };
     let mut kv = String::new();
     let mut tables = Vec::new();
-    for k in keys {
+    // The rule's own metadata is in the rule summary, once; lineage and suppression are shown
+    // above as facts.
+    const SHOWN_ELSEWHERE: [&str; 3] = ["sigma", "max_event_ids", "suppression"];
+    for k in keys
+        .into_iter()
+        .filter(|k| !SHOWN_ELSEWHERE.contains(&k.as_str()))
+    {
         let v = &obj[k];
         if let Some(rows) = v
             .as_array()
