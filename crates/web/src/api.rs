@@ -848,9 +848,14 @@ impl utoipa::Modify for TokenScheme {
 #[openapi(
     info(
         title = "Trailhound",
-        description = "Alerts of compromised AWS access keys found in CloudTrail, and their lifecycle. Times are RFC 3339 UTC."
+        description = "Incidents and alerts of compromised AWS access keys found in CloudTrail, and their lifecycle. Times are RFC 3339 UTC."
     ),
     paths(
+        crate::incidents::list_incidents,
+        crate::incidents::get_incident,
+        crate::incidents::ack_incident,
+        crate::incidents::close_incident,
+        crate::incidents::reopen_incident,
         list_alerts,
         get_alert,
         ack_alert,
@@ -861,6 +866,7 @@ impl utoipa::Modify for TokenScheme {
     ),
     modifiers(&TokenScheme),
     tags(
+        (name = "incidents", description = "Incidents: the alerts of one root key or principal, ranked by risk"),
         (name = "alerts", description = "Alerts and their status"),
         (name = "keys", description = "Access keys"),
         (name = "meta", description = "This description")
@@ -877,5 +883,19 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/alerts/{id}/close", post(close_alert))
         .route("/api/alerts/{id}/reopen", post(reopen_alert))
         .route("/api/keys/{key}", get(get_key))
+        .route("/api/incidents", get(crate::incidents::list_incidents))
+        .route("/api/incidents/{id}", get(crate::incidents::get_incident))
+        .route(
+            "/api/incidents/{id}/ack",
+            post(crate::incidents::ack_incident),
+        )
+        .route(
+            "/api/incidents/{id}/close",
+            post(crate::incidents::close_incident),
+        )
+        .route(
+            "/api/incidents/{id}/reopen",
+            post(crate::incidents::reopen_incident),
+        )
         .route("/api/openapi.json", get(openapi_json))
 }

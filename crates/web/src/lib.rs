@@ -36,6 +36,7 @@ use trailhound_store::AlertStore;
 
 pub mod api;
 pub mod guard;
+pub mod incidents;
 mod pages;
 
 pub use guard::TOKEN_HEADER;

@@ -67,7 +67,7 @@ impl IntoResponse for PageError {
         let mut main = String::new();
         let _ = write!(
             main,
-            r#"<section class="card" data-testid="error"><h2>{}</h2><p>{}</p><p><a href="/">Back to the alerts</a></p></section>"#,
+            r#"<section class="card" data-testid="error"><h2>{}</h2><p>{}</p><p><a href="/">Back to the incidents</a></p></section>"#,
             Esc(title),
             Esc(&self.0.message)
         );
@@ -86,20 +86,20 @@ impl IntoResponse for PageError {
 }
 
 /// The frame of a page.
-struct Page<'a> {
+pub(crate) struct Page<'a> {
     /// The `<title>` (plain text).
-    title: &'a str,
+    pub title: &'a str,
     /// The server's token, for pages that change state.
-    token: Option<&'a str>,
+    pub token: Option<&'a str>,
     /// The small line above the heading (plain text).
-    kicker: &'a str,
+    pub kicker: &'a str,
     /// The heading (HTML).
-    heading: &'a str,
+    pub heading: &'a str,
     /// The line under the heading (HTML).
-    sub: &'a str,
+    pub sub: &'a str,
 }
 
-fn document(p: &Page, main: &str) -> String {
+pub(crate) fn document(p: &Page, main: &str) -> String {
     let mut out = String::with_capacity(main.len() + 2048);
     let _ = write!(
         out,
@@ -127,7 +127,7 @@ fn document(p: &Page, main: &str) -> String {
 <script src="/static/report.js" defer></script>
 <script src="/static/web.js" defer></script>
 </head>
-<body><header class="page"><div class="wrap"><nav class="top"><a class="brand" href="/">Trailhound</a><a href="/">Alerts</a><a href="/?status=open">Open</a><a href="/api/openapi.json">API</a></nav><div class="kicker">{}</div><h1>{}</h1><p class="sub">{}</p></div></header>
+<body><header class="page"><div class="wrap"><nav class="top"><a class="brand" href="/">Trailhound</a><a href="/">Incidents</a><a href="/alerts">Alerts</a><a href="/alerts?status=open">Open alerts</a><a href="/api/openapi.json">API</a></nav><div class="kicker">{}</div><h1>{}</h1><p class="sub">{}</p></div></header>
 <main>{main}</main>
 <footer class="page-foot"><div class="wrap"><p>Trailhound {} · a local web UI over the alert store. IP Geolocation by <a href="https://db-ip.com" rel="noopener noreferrer">DB-IP</a> (CC BY 4.0).</p></div></footer>
 </body></html>
@@ -153,8 +153,35 @@ fn cut(text: &str, n: usize) -> String {
     }
 }
 
+/// The status form of an alert or incident page: who, why, and a button per allowed change,
+/// each posting to `{base}/{action}` (see `assets/web.js`).
+pub(crate) fn status_form(main: &mut String, base: &str, status: Status) {
+    let _ = write!(
+        main,
+        r#"<form class="status-form" id="status-form" data-testid="status-form"><label>By<input id="status-by" name="by" maxlength="{}" autocomplete="name" placeholder="your name" required></label><label class="grow">Reason<textarea id="status-reason" name="reason" maxlength="{}" rows="2" placeholder="why (recorded in the audit trail)"></textarea></label><div class="buttons">"#,
+        api::MAX_BY_CHARS,
+        api::MAX_REASON_CHARS
+    );
+    for (to, action, label) in [
+        (Status::Acknowledged, "ack", "Acknowledge"),
+        (Status::Closed, "close", "Close"),
+        (Status::Open, "reopen", "Reopen"),
+    ] {
+        if status.can_become(to) {
+            let _ = write!(
+                main,
+                r#"<button type="button" data-action="{action}" data-url="{}/{action}">{label}</button>"#,
+                Esc(base)
+            );
+        }
+    }
+    main.push_str(
+        r#"</div><p class="form-error" id="status-error" role="alert" hidden></p></form>"#,
+    );
+}
+
 /// The rows of an alerts table.
-fn alert_rows(out: &mut String, alerts: &[&StoredAlert]) {
+pub(crate) fn alert_rows(out: &mut String, alerts: &[&StoredAlert]) {
     out.push_str(
         r#"<div class="table-wrap"><table class="alerts-table list" data-testid="alert-list"><colgroup><col class="c-time"><col class="c-sev"><col class="c-status"><col><col class="c-key"><col class="c-count"><col class="c-from"></colgroup><thead><tr><th>Time (UTC)</th><th>Severity</th><th>Status</th><th>Rule and why</th><th>Access key</th><th class="num">Events</th><th>From</th></tr></thead><tbody>"#,
     );
@@ -229,7 +256,7 @@ fn list_query(q: &ListQuery, extra: &[(&str, String)]) -> String {
     })
     .collect();
     pairs.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
-    let mut s = String::from("/?");
+    let mut s = String::from("/alerts?");
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             s.push('&');
@@ -270,7 +297,7 @@ fn text_input(out: &mut String, name: &str, label: &str, value: Option<&str>, hi
 }
 
 fn filter_form(out: &mut String, q: &ListQuery) {
-    out.push_str(r#"<form class="filters" method="get" action="/" data-testid="filters">"#);
+    out.push_str(r#"<form class="filters" method="get" action="/alerts" data-testid="filters">"#);
     text_input(out, "rule", "Rule", q.rule.as_deref(), "any rule id");
     out.push_str(r#"<datalist id="rule-ids">"#);
     let higher = trailhound_detect::correlation::RULE_ID;
@@ -312,7 +339,7 @@ fn filter_form(out: &mut String, q: &ListQuery) {
             Esc(l)
         );
     }
-    out.push_str(r#"<div class="buttons"><button type="submit">Filter</button><a href="/">Clear</a></div></form>"#);
+    out.push_str(r#"<div class="buttons"><button type="submit">Filter</button><a href="/alerts">Clear</a></div></form>"#);
 }
 
 /// `/`: the alert list with its filters.
@@ -488,30 +515,10 @@ async fn alert_page(
         );
     }
     main.push_str("</p>");
-    let _ = write!(
-        main,
-        r#"<form class="status-form" id="status-form" data-testid="status-form"><label>By<input id="status-by" name="by" maxlength="{}" autocomplete="name" placeholder="your name" required></label><label class="grow">Reason<textarea id="status-reason" name="reason" maxlength="{}" rows="2" placeholder="why (recorded in the audit trail)"></textarea></label><div class="buttons">"#,
-        api::MAX_BY_CHARS,
-        api::MAX_REASON_CHARS
-    );
-    for (to, action, label) in [
-        (Status::Acknowledged, "ack", "Acknowledge"),
-        (Status::Closed, "close", "Close"),
-        (Status::Open, "reopen", "Reopen"),
-    ] {
-        if stored.status.can_become(to) {
-            let _ = write!(
-                main,
-                r#"<button type="button" data-action="{action}" data-url="{}/{action}">{label}</button>"#,
-                Esc(&format!(
-                    "/api/alerts/{}",
-                    utf8_percent_encode(&a.id, COMPONENT)
-                ))
-            );
-        }
-    }
-    main.push_str(
-        r#"</div><p class="form-error" id="status-error" role="alert" hidden></p></form>"#,
+    status_form(
+        &mut main,
+        &format!("/api/alerts/{}", utf8_percent_encode(&a.id, COMPONENT)),
+        stored.status,
     );
     if !history.is_empty() {
         main.push_str(r#"<h3>History</h3><div class="table-wrap"><table class="sub" data-testid="status-history"><thead><tr><th>When (UTC)</th><th>Change</th><th>By</th><th>Reason</th></tr></thead><tbody>"#);
@@ -844,7 +851,9 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
 /// The pages' routes.
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
-        .route("/", get(list))
+        .route("/", get(crate::incidents::list_page))
+        .route("/incidents/{id}", get(crate::incidents::incident_page))
+        .route("/alerts", get(list))
         .route("/alerts/{id}", get(alert_page))
         .route("/keys/{key}", get(key_page))
         .route(
@@ -884,7 +893,7 @@ mod tests {
         };
         assert_eq!(
             list_query(&q, &[("offset", "50".into())]),
-            "/?status=open&key=A%26B&offset=50"
+            "/alerts?status=open&key=A%26B&offset=50"
         );
         assert_eq!(cut("abcdef", 3), "abc…");
         assert_eq!(cut("abc", 3), "abc");

@@ -1,0 +1,443 @@
+//! Incidents in the web UI and the API: the ranked list (the UI's first page, `/`), an incident
+//! page (`/incidents/{id}`: story, containment, alerts, status form) and `/api/incidents…`.
+//!
+//! Acknowledging or closing an incident does the same to its alerts
+//! (`trailhound_store::incidents::set_incident_status`).
+
+use std::fmt::Write as _;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::{Deserialize, Serialize};
+use trailhound_detect::incident::{containment, list_cut, short_arn};
+use trailhound_report::{Esc, parts};
+use trailhound_store::incidents::{self, IncidentFilter};
+use trailhound_store::{AlertFilter, Status, StoreError, StoredAlert, StoredIncident};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::Shared;
+use crate::api::{ApiError, ErrorBody, MAX_BY_CHARS, MAX_REASON_CHARS, StatusRequest};
+use crate::pages::{Page, PageError, alert_rows, document, status_form};
+
+/// Incidents a list returns when no `limit` is given.
+pub const DEFAULT_INCIDENTS: u64 = 100;
+
+/// Filters of the incident list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IncidentQuery {
+    /// Only this status (`open`, `acknowledged`, `closed`, or `all`); default: open and
+    /// acknowledged.
+    pub status: Option<String>,
+    /// At most this many (1 to 500, default 100).
+    #[param(value_type = Option<u64>)]
+    pub limit: Option<String>,
+    /// Skip this many first.
+    #[param(value_type = Option<u64>)]
+    pub offset: Option<String>,
+}
+
+impl IncidentQuery {
+    fn filter(&self) -> Result<IncidentFilter, ApiError> {
+        let statuses = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => vec![Status::Open, Status::Acknowledged],
+            Some("all") => Vec::new(),
+            Some(s) => vec![
+                s.parse::<Status>()
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            ],
+        };
+        let number = |name: &str, v: &Option<String>| -> Result<Option<u64>, ApiError> {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<u64>().map_err(|_| {
+                        ApiError::bad_request(format!("{name} must be a whole number"))
+                    })
+                })
+                .transpose()
+        };
+        let limit = number("limit", &self.limit)?.unwrap_or(DEFAULT_INCIDENTS);
+        if !(1..=crate::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {}",
+                crate::MAX_LIMIT
+            )));
+        }
+        Ok(IncidentFilter {
+            statuses,
+            limit: Some(limit),
+            offset: number("offset", &self.offset)?.unwrap_or(0),
+            ..IncidentFilter::default()
+        })
+    }
+}
+
+/// One incident as the API gives it: its summary and lifecycle (see
+/// `trailhound_store::StoredIncident`), flattened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentJson {
+    /// The incident, as stored.
+    #[schema(value_type = Object)]
+    #[serde(flatten)]
+    pub incident: StoredIncident,
+    /// Its rank in the list (1: highest risk), when listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u64>,
+}
+
+/// A page of incidents, highest risk first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    /// The incidents.
+    pub incidents: Vec<IncidentJson>,
+    /// The offset of this page.
+    pub offset: u64,
+}
+
+/// One incident with its alerts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    /// The incident.
+    #[schema(value_type = Object)]
+    #[serde(flatten)]
+    pub incident: StoredIncident,
+    /// Its alerts, by time.
+    #[schema(value_type = Vec<Object>)]
+    pub alerts: Vec<StoredAlert>,
+    /// The AWS CLI commands that contain it.
+    pub containment: Vec<String>,
+}
+
+fn detail(s: &mut dyn trailhound_store::AlertStore, id: &str) -> Result<IncidentDetail, ApiError> {
+    let incident = incidents::get_incident(s, id)?;
+    let alerts = s.list(&AlertFilter {
+        incident_id: Some(incident.id.clone()),
+        ..AlertFilter::default()
+    })?;
+    let containment = containment(
+        &incident.summary.root_key,
+        &incident.summary.principal,
+        alerts.iter().map(|a| &a.alert),
+    );
+    Ok(IncidentDetail {
+        incident,
+        alerts,
+        containment,
+    })
+}
+
+/// Lists incidents, highest risk first.
+#[utoipa::path(
+    get,
+    path = "/api/incidents",
+    tag = "incidents",
+    params(IncidentQuery),
+    responses(
+        (status = 200, description = "Incidents, highest risk first", body = IncidentList),
+        (status = 400, description = "A bad filter", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_incidents(
+    State(state): State<Shared>,
+    Query(q): Query<IncidentQuery>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let filter = q.filter()?;
+    let offset = filter.offset;
+    let list = state
+        .with_store(move |s| s.incidents(&filter).map_err(ApiError::from))
+        .await?;
+    Ok(Json(IncidentList {
+        incidents: list
+            .into_iter()
+            .enumerate()
+            .map(|(i, incident)| IncidentJson {
+                incident,
+                rank: Some(offset + i as u64 + 1),
+            })
+            .collect(),
+        offset,
+    }))
+}
+
+/// One incident, with its alerts and containment commands.
+#[utoipa::path(
+    get,
+    path = "/api/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident id (or a unique prefix)")),
+    responses(
+        (status = 200, description = "The incident", body = IncidentDetail),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get_incident(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    Ok(Json(state.with_store(move |s| detail(s, &id)).await?))
+}
+
+async fn change(
+    state: Shared,
+    id: String,
+    to: Status,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let Json(req) = body?;
+    if req.by.trim().is_empty() {
+        return Err(ApiError::bad_request(StoreError::NoActor.to_string()));
+    }
+    if req.by.chars().count() > MAX_BY_CHARS
+        || req.reason.as_deref().unwrap_or("").chars().count() > MAX_REASON_CHARS
+    {
+        return Err(ApiError::bad_request(format!(
+            "`by` is at most {MAX_BY_CHARS} characters, `reason` at most {MAX_REASON_CHARS}"
+        )));
+    }
+    let detail = state
+        .with_store(move |s| {
+            let inc = incidents::set_incident_status(s, &id, to, &req.by, req.reason.as_deref())?;
+            detail(s, &inc.id)
+        })
+        .await?;
+    Ok(Json(detail))
+}
+
+/// Acknowledges an incident and its open alerts.
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{id}/ack",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident id")),
+    request_body = StatusRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The incident after the change", body = IncidentDetail),
+        (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident cannot become acknowledged", body = ErrorBody),
+    )
+)]
+pub(crate) async fn ack_incident(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    change(state, id, Status::Acknowledged, body).await
+}
+
+/// Closes an incident and every alert of it not yet closed.
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{id}/close",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident id")),
+    request_body = StatusRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The incident after the change", body = IncidentDetail),
+        (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident is already closed", body = ErrorBody),
+    )
+)]
+pub(crate) async fn close_incident(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    change(state, id, Status::Closed, body).await
+}
+
+/// Reopens an acknowledged or closed incident (its alerts keep their statuses).
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{id}/reopen",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident id")),
+    request_body = StatusRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The incident after the change", body = IncidentDetail),
+        (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident is already open", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reopen_incident(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    change(state, id, Status::Open, body).await
+}
+
+/// The link of an incident page.
+pub(crate) fn incident_href(id: &str) -> String {
+    format!("/incidents/{}", utf8_percent_encode(id, NON_ALPHANUMERIC))
+}
+
+/// Who an incident is about, for people: the root key and the user, or the principal.
+fn who(i: &StoredIncident) -> String {
+    let s = &i.summary;
+    if s.root_key.is_empty() {
+        short_arn(&s.subject).to_owned()
+    } else {
+        format!("{} · {}", s.root_key, short_arn(&s.principal))
+    }
+}
+
+/// The web UI's first page: incidents, highest risk first.
+pub(crate) async fn list_page(
+    State(state): State<Shared>,
+    Query(q): Query<IncidentQuery>,
+) -> Response {
+    let filter = match q.filter() {
+        Ok(f) => f,
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let offset = filter.offset;
+    let list = match state
+        .with_store(move |s| s.incidents(&filter).map_err(ApiError::from))
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let mut main = String::from(r#"<section class="card">"#);
+    main.push_str(r#"<nav class="pager" data-testid="incident-filters"><a href="/">Open and acknowledged</a><a href="/?status=open">Open</a><a href="/?status=closed">Closed</a><a href="/?status=all">All</a></nav>"#);
+    if list.is_empty() {
+        main.push_str(r#"<p class="all-clear" data-testid="no-incidents">No incidents. Alerts of low severity alone open none; see <a href="/alerts">every alert</a>.</p>"#);
+    } else {
+        main.push_str(r#"<div class="table-wrap"><table class="keys incidents-table" data-testid="incident-list"><thead><tr><th class="num">#</th><th class="num">Risk</th><th>Severity</th><th>Status</th><th>Key or principal, and what happened</th><th class="num">Alerts</th></tr></thead><tbody>"#);
+        for (n, i) in list.iter().enumerate() {
+            let s = &i.summary;
+            let rank = offset + n as u64 + 1;
+            let _ = write!(
+                main,
+                r#"<tr data-testid="incident-row" data-rank="{rank}" data-subject="{}" data-risk="{}"><td class="num">{rank}</td><td class="num"><b>{}</b></td><td>{}</td><td>{}</td><td><a class="mono" href="{}">{}</a><div class="story">{} · {} → {} · {}</div></td><td class="num">{}{}</td></tr>"#,
+                Esc(&s.subject),
+                s.risk_score,
+                s.risk_score,
+                parts::severity_badge(s.severity),
+                parts::status_badge(i.status.as_str()),
+                Esc(&incident_href(&i.id)),
+                Esc(&who(i)),
+                Esc(&if s.countries.is_empty() {
+                    "no country".to_owned()
+                } else {
+                    s.countries.join(" ")
+                }),
+                Esc(&parts::format_minute(s.first_seen)),
+                Esc(&parts::format_minute(s.last_seen)),
+                Esc(&list_cut(&s.rules, 3)),
+                s.alert_count,
+                if s.alerts_with_suppressed > s.alert_count {
+                    format!(
+                        r#" <span class="muted">(+{} suppressed)</span>"#,
+                        s.alerts_with_suppressed - s.alert_count
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        main.push_str("</tbody></table></div>");
+    }
+    main.push_str("</section>");
+    let sub = format!(
+        "{} incident{}, highest risk first. An incident is the alerts of one long-term key (with the sessions it minted) or one principal.",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    );
+    Html(document(
+        &Page {
+            title: "Incidents",
+            token: Some(&state.settings().token),
+            kicker: "Alert store",
+            heading: "Incidents",
+            sub: &Esc(&sub).to_string(),
+        },
+        &main,
+    ))
+    .into_response()
+}
+
+/// An incident: its story and facts, containment, status form, alerts.
+pub(crate) async fn incident_page(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let d = match state.with_store(move |s| detail(s, &id)).await {
+        Ok(d) => d,
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let i = &d.incident;
+    let s = &i.summary;
+    let mut main = String::new();
+    let _ = write!(
+        main,
+        r#"<section class="card" data-testid="incident"><p class="story" data-testid="incident-story">{}</p><dl class="facts"><div><dt>Risk</dt><dd>{}</dd></div><div><dt>Severity</dt><dd>{}</dd></div><div><dt>Status</dt><dd>{}</dd></div><div><dt>Alerts</dt><dd>{}</dd></div><div><dt>Countries</dt><dd>{}</dd></div><div><dt>Keys</dt><dd class="mono">{}</dd></div></dl>"#,
+        Esc(&s.story),
+        s.risk_score,
+        parts::severity_badge(s.severity),
+        parts::status_badge(i.status.as_str()),
+        s.alert_count,
+        Esc(&s.countries.join(" ")),
+        Esc(&s.access_key_ids.join(" ")),
+    );
+    if !d.containment.is_empty() {
+        let commands: Vec<&str> = d.containment.iter().map(String::as_str).collect();
+        main.push_str(&parts::remediation("incident", &commands));
+    }
+    let _ = write!(
+        main,
+        r#"<p class="small muted" data-testid="timeline-hint">Every event: <code>trailhound timeline PATH... {} {}</code>{}</p>"#,
+        if s.root_key.is_empty() {
+            "--principal"
+        } else {
+            "--key"
+        },
+        Esc(if s.root_key.is_empty() {
+            &s.principal
+        } else {
+            &s.root_key
+        }),
+        if s.root_key.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#" · <a href="{}">key page with charts</a>"#,
+                Esc(&crate::pages::key_href(&s.root_key))
+            )
+        }
+    );
+    status_form(
+        &mut main,
+        &format!(
+            "/api/incidents/{}",
+            utf8_percent_encode(&i.id, NON_ALPHANUMERIC)
+        ),
+        i.status,
+    );
+    main.push_str("</section><section class=\"card\"><h2>Alerts</h2>");
+    let rows: Vec<&StoredAlert> = d.alerts.iter().collect();
+    alert_rows(&mut main, &rows);
+    main.push_str("</section>");
+    let heading = Esc(&who(i)).to_string();
+    Html(document(
+        &Page {
+            title: "Incident",
+            token: Some(&state.settings().token),
+            kicker: "Incident",
+            heading: &heading,
+            sub: &Esc(&format!("Incident {}", i.id)).to_string(),
+        },
+        &main,
+    ))
+    .into_response()
+}
