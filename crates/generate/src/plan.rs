@@ -18,6 +18,9 @@ use crate::{
 };
 
 const HOUR: i64 = 3600;
+/// The Sigma rule the session key's secret reads raise ("AWS Secrets Manager Mass Secret
+/// Retrieval": more than 20 `GetSecretValue` by one identity).
+const SIGMA_MASS_SECRET_RETRIEVAL: &str = "sigma-45251c1d-3fda-47d4-a990-b7ce4d635fc0";
 const DAY: i64 = 86_400;
 const ALL_RULES: [&str; 5] = [
     RULE_FAILED_API_SPIKE,
@@ -564,6 +567,93 @@ impl Planter<'_, '_> {
         Ok(self.scenario_entry(Scenario::UnauthorizedBurst, k, desc, &steps, vec![d4]))
     }
 
+    /// Key lineage: a stolen key mints a session key, which is then used from another country.
+    fn stolen_key_session(&mut self) -> io::Result<ScenarioEntry> {
+        let k = self.new_key(
+            world::DEVELOPER,
+            "US",
+            KeyUse::Scenario,
+            "scenario stolen-key-session".into(),
+            false,
+        )?;
+        let (_, agent) = self.home(k);
+        // The thief copies the owner's user agent (no D3) but calls from a new address.
+        let vps = self.b.public_addr("US")?;
+        let abroad = self.b.public_addr("NL")?;
+        let t0 = self.at(self.days - 2, 13) + 7 * 60 + 11;
+        let mint = self.ev(k, t0, "GetSessionToken", "us-east-1", vps, agent, ERR_NONE);
+        let minted = render::minted_key(&mint);
+        let s = self.b.add_session_of(k, minted.clone());
+        let mut steps = vec![Step {
+            ev: mint,
+            step: "mint-session",
+        }];
+        let list = self.ev(
+            s,
+            t0 + 240,
+            "ListSecrets",
+            "eu-west-1",
+            abroad,
+            agent,
+            ERR_NONE,
+        );
+        steps.push(Step {
+            ev: list,
+            step: "session-discovery",
+        });
+        let mut reads = Vec::new();
+        for i in 0..24 {
+            let ev = self.ev(
+                s,
+                t0 + 300 + i * 17,
+                "GetSecretValue",
+                "eu-west-1",
+                abroad,
+                agent,
+                ERR_NONE,
+            );
+            reads.push(ev);
+            steps.push(Step {
+                ev,
+                step: "session-secret-read",
+            });
+        }
+        self.keep(&steps);
+        let d2 = self.alert(
+            RULE_FIRST_SEEN_SOURCE_IP,
+            mint.t,
+            &[mint],
+            json!({"note": "the GetSessionToken call from the thief's address"}),
+        );
+        let sigma = self.alert(
+            SIGMA_MASS_SECRET_RETRIEVAL,
+            mint.t.div_euclid(HOUR) * HOUR,
+            &reads,
+            json!({"note": "on the session key; its root key (lineage) is the long-term key"}),
+        );
+        let d5 = self.alert(
+            RULE_CORRELATED_ELEVATED_ALERTS,
+            mint.t,
+            &[mint],
+            json!({"anchor_rule": RULE_FIRST_SEEN_SOURCE_IP, "correlated_rules": [SIGMA_MASS_SECRET_RETRIEVAL], "note": "needs key lineage: the sibling is on the session key"}),
+        );
+        let w = &self.b.world;
+        let desc = format!(
+            "US developer key calls GetSessionToken from a new US address {} with its usual user agent at {}; the minted session key {minted} lists and reads {} secrets from {} (NL)",
+            w.addrs[vps as usize],
+            iso(mint.t),
+            reads.len(),
+            w.addrs[abroad as usize]
+        );
+        Ok(self.scenario_entry(
+            Scenario::StolenKeySession,
+            k,
+            desc,
+            &steps,
+            vec![d2, sigma, d5],
+        ))
+    }
+
     fn decoys(&mut self) -> io::Result<Vec<DecoyEntry>> {
         let mut out = Vec::new();
 
@@ -774,11 +864,12 @@ pub(crate) fn plan(
         all: Vec::new(),
     };
     let mut entries = Vec::new();
-    for sc in Scenario::ALL {
+    for sc in Scenario::KNOWN {
         if !scenarios.contains(&sc) {
             continue;
         }
         entries.push(match sc {
+            Scenario::StolenKeySession => p.stolen_key_session()?,
             Scenario::FailedApiSpike => p.failed_api_spike()?,
             Scenario::FirstSeenSourceIp => p.first_seen_ip()?,
             Scenario::UserAgentNewIp => p.new_user_agent_ip()?,

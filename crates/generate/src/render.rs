@@ -779,6 +779,18 @@ pub(crate) fn render(out: &mut Vec<u8>, w: &World, tpl: &Templates, ev: &Ev) {
     out.push(b'}');
 }
 
+/// The temporary key a minting call (`GetSessionToken`, `AssumeRole`) names in its response
+/// (`$ASIANEW`): drawn from the event's seed exactly as [`Ctx::var`] draws it.
+pub(crate) fn minted_key(ev: &Ev) -> String {
+    let salt = Var::AsiaNew as u64;
+    let mut m = Mix(mix64(
+        ev.seed ^ (salt + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    ));
+    let mut out = b"ASIA".to_vec();
+    rng::push_chars(&mut out, &mut m, KEY_ALPHABET, 16);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The access key id an event carries (`AKIA…`, `ASIA…`), if any.
 pub(crate) fn access_key_of(w: &World, ev: &Ev) -> Option<String> {
     let actor = &w.actors[ev.actor as usize];

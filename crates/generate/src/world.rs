@@ -582,6 +582,45 @@ impl<'g> Builder<'g> {
         Ok(self.world.actors.len() - 1)
     }
 
+    /// An actor for the temporary key `key` that the IAM user key of actor `user` minted
+    /// (`GetSessionToken`): the same user, habits and account, no background activity of its
+    /// own (only planted events).
+    pub(crate) fn add_session_of(&mut self, user: usize, key: String) -> usize {
+        let a = &self.world.actors[user];
+        let ident = match &a.ident {
+            Ident::UserKey {
+                user, principal, ..
+            } => Ident::UserKey {
+                user: user.clone(),
+                principal: principal.clone(),
+                key,
+            },
+            _ => panic!("sessions are minted by IAM user keys"),
+        };
+        let session = Actor {
+            label: format!("{} session", a.label),
+            account: a.account,
+            ident,
+            addrs: a.addrs.clone(),
+            agent: a.agent,
+            apis: a.apis.clone(),
+            api_cum: a.api_cum.clone(),
+            regions: a.regions.clone(),
+            region_cum: a.region_cum.clone(),
+            tz: a.tz,
+            human: a.human,
+            rate: 0,
+            err_ppm: 0,
+            denied_ppm: 0,
+            heartbeat: None,
+            home_country: a.home_country.clone(),
+            key_use: KeyUse::Scenario,
+            archetype: a.archetype,
+        };
+        self.world.actors.push(session);
+        self.world.actors.len() - 1
+    }
+
     fn pick_home(&mut self) -> &'static str {
         let cum = cumulative(HOMES.iter().map(|h| h.1));
         HOMES[self.rng.weighted(&cum)].0

@@ -118,6 +118,10 @@ on_both!(
     two_connections_see_each_others_writes,
     concurrent_status_changes_keep_the_audit_trail_whole,
     ten_thousand_alerts_in_one_batch,
+    incidents_group_open_alerts_by_subject_and_rank_by_risk,
+    incident_status_moves_its_alerts,
+    a_closed_incident_stays_closed_and_new_alerts_open_another,
+    suppression_members_count_once,
 );
 
 const T0: &str = "2026-01-12T10:00:00Z";
@@ -981,4 +985,219 @@ fn postgres_checkpoint_marks_are_kept_per_source() {
     if let Some(place) = postgres_place() {
         checkpoint_marks_are_kept_per_source(&place.spec);
     }
+}
+
+/// Open alerts of one subject are one incident; a low alert alone opens none; ranking is by
+/// risk; a second update changes nothing.
+fn incidents_group_open_alerts_by_subject_and_rank_by_risk(open: Open<'_>) {
+    use trailhound_store::{IncidentFilter, update_incidents};
+    let mut s = open();
+    let mut low = alert("d3", Severity::Low, "AKIA3", 40);
+    low.root_key = "AKIA3".into();
+    s.upsert_alerts(&[sample(), vec![low]].concat()).unwrap();
+    let params = trailhound_detect::incident::Params::default();
+    let c = update_incidents(&mut *s, &params).unwrap();
+    assert_eq!((c.opened, c.updated, c.active), (2, 0, 2));
+    let list = s.incidents(&IncidentFilter::default()).unwrap();
+    let subjects: Vec<&str> = list.iter().map(|i| i.summary.subject.as_str()).collect();
+    // AKIA1: high + medium, two rules (73 + 5); AKIA2: high + low over 25 h (73 + 5 + 5).
+    assert_eq!(subjects, ["AKIA2", "AKIA1"]);
+    assert_eq!(list[0].summary.risk_score, 83);
+    assert_eq!(list[1].summary.risk_score, 78);
+    assert_eq!(list[0].summary.alert_count, 2);
+    assert!(list.iter().all(|i| i.status == Status::Open));
+    let filed = s
+        .list(&AlertFilter {
+            incident_id: Some(list[1].id.clone()),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert_eq!(filed.len(), 2);
+    assert!(filed.iter().all(|a| a.alert.access_key_id == "AKIA1"));
+    // Idempotent.
+    let again = update_incidents(&mut *s, &params).unwrap();
+    assert_eq!((again.opened, again.updated, again.active), (0, 0, 2));
+    // Another connection sees the same.
+    let other = open();
+    assert_eq!(other.incidents(&IncidentFilter::default()).unwrap(), list);
+}
+
+/// Acknowledging an incident acknowledges its open alerts; closing closes them all; both with
+/// the audit trail of each alert.
+fn incident_status_moves_its_alerts(open: Open<'_>) {
+    use trailhound_store::incidents::set_incident_status;
+    use trailhound_store::{IncidentFilter, update_incidents};
+    let mut s = open();
+    s.upsert_alerts(&sample()).unwrap();
+    update_incidents(&mut *s, &Default::default()).unwrap();
+    let inc = s.incidents(&IncidentFilter::default()).unwrap()[1].clone();
+    assert_eq!(inc.summary.subject, "AKIA1");
+    let acked = set_incident_status(
+        &mut *s,
+        &inc.id[..10],
+        Status::Acknowledged,
+        "bob",
+        Some("on it"),
+    )
+    .unwrap();
+    assert_eq!(acked.status, Status::Acknowledged);
+    assert_eq!(acked.status_by.as_deref(), Some("bob"));
+    let alerts = s
+        .list(&AlertFilter {
+            incident_id: Some(inc.id.clone()),
+            ..AlertFilter::default()
+        })
+        .unwrap();
+    assert!(
+        alerts.iter().all(
+            |a| a.status == Status::Acknowledged && a.status_reason.as_deref() == Some("on it")
+        )
+    );
+    let closed =
+        set_incident_status(&mut *s, &inc.id, Status::Closed, "bob", Some("rotated")).unwrap();
+    assert_eq!(closed.status, Status::Closed);
+    for a in s
+        .list(&AlertFilter {
+            incident_id: Some(inc.id.clone()),
+            ..AlertFilter::default()
+        })
+        .unwrap()
+    {
+        assert_eq!(a.status, Status::Closed);
+        let h = s.history(&a.alert.id).unwrap();
+        assert_eq!(
+            h.iter().map(|c| c.to).collect::<Vec<_>>(),
+            [Status::Acknowledged, Status::Closed]
+        );
+    }
+    // The other incident is untouched; a refused transition is an error.
+    assert!(
+        s.list(&AlertFilter {
+            access_key_id: Some("AKIA2".into()),
+            ..AlertFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .all(|a| a.status == Status::Open)
+    );
+    assert!(matches!(
+        set_incident_status(&mut *s, &inc.id, Status::Closed, "bob", None),
+        Err(StoreError::Transition { .. })
+    ));
+    assert!(matches!(
+        set_incident_status(&mut *s, "ffff", Status::Closed, "bob", None),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A closed incident stays closed; a new open alert of its subject opens a new incident.
+fn a_closed_incident_stays_closed_and_new_alerts_open_another(open: Open<'_>) {
+    use trailhound_store::incidents::set_incident_status;
+    use trailhound_store::{IncidentFilter, update_incidents};
+    let mut s = open();
+    s.upsert_alerts(&sample()).unwrap();
+    update_incidents(&mut *s, &Default::default()).unwrap();
+    let first = s
+        .incidents(&IncidentFilter {
+            subject: Some("AKIA1".into()),
+            ..IncidentFilter::default()
+        })
+        .unwrap();
+    set_incident_status(&mut *s, &first[0].id, Status::Closed, "bob", None).unwrap();
+    // A re-run of the same alerts changes nothing.
+    s.upsert_alerts(&sample()).unwrap();
+    let c = update_incidents(&mut *s, &Default::default()).unwrap();
+    assert_eq!((c.opened, c.active), (0, 1));
+    // A new alert opens a new incident.
+    s.upsert_alerts(&[alert("d4", Severity::High, "AKIA1", 50)])
+        .unwrap();
+    let c = update_incidents(&mut *s, &Default::default()).unwrap();
+    assert_eq!((c.opened, c.active), (1, 2));
+    let all = s
+        .incidents(&IncidentFilter {
+            subject: Some("AKIA1".into()),
+            ..IncidentFilter::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_ne!(all[0].id, all[1].id);
+    let open_one = all.iter().find(|i| i.status == Status::Open).unwrap();
+    assert_eq!(open_one.summary.alert_count, 1);
+}
+
+/// Members of suppressed alerts are counted once however often they are added.
+fn suppression_members_count_once(open: Open<'_>) {
+    use trailhound_detect::suppression::{Member, Totals};
+    let mut s = open();
+    let m = |id: &str, count: u64, t: i64| Member {
+        alert_id: "sup".into(),
+        member_id: id.into(),
+        count,
+        first_seen: t,
+        last_seen: t + 5,
+    };
+    let t = s.add_members(&[m("a", 3, 10), m("b", 2, 20)]).unwrap();
+    assert_eq!(
+        t["sup"],
+        Totals {
+            members: 2,
+            count: 5,
+            first_seen: 10,
+            last_seen: 25
+        }
+    );
+    let t = s.add_members(&[m("a", 3, 10), m("c", 1, 5)]).unwrap();
+    assert_eq!(
+        t["sup"],
+        Totals {
+            members: 3,
+            count: 6,
+            first_seen: 5,
+            last_seen: 25
+        }
+    );
+    let t = s.add_members(&[m("c", 1, 5)]).unwrap();
+    assert_eq!(t["sup"].members, 3);
+}
+
+#[test]
+fn a_version_2_store_is_migrated_to_incidents_and_keeps_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(
+            None,
+            "application_id",
+            trailhound_store::sqlite::APPLICATION_ID,
+        )
+        .unwrap();
+        for (i, sql) in trailhound_store::sqlite::MIGRATIONS[..2].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1)
+                .unwrap();
+        }
+        // An alert as version 2 wrote it: no root key, principal or suppressed count in its body.
+        let old = alert("d4", Severity::High, "AKIA9", 0);
+        let mut body = serde_json::to_value(&old).unwrap();
+        for k in ["root_key", "principal", "suppressed_count"] {
+            body.as_object_mut().unwrap().remove(k);
+        }
+        conn.execute(
+            "INSERT INTO alerts (id, rule_id, rule_name, severity, risk_score, access_key_id, user_arn, time, first_seen, last_seen, body, status, created_at, updated_at)
+             VALUES (?1, 'd4', 'rule d4', 'high', 73, 'AKIA9', 'arn', 0, 0, 0, ?2, 'open', 0, 0)",
+            [old.id.clone(), body.to_string()],
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+    let id = alert("d4", Severity::High, "AKIA9", 0).id;
+    let old = s.get(&id).unwrap().unwrap();
+    assert_eq!(old.alert.root_key, "");
+    assert_eq!(old.alert.subject(), "AKIA9");
+    assert_eq!(old.incident_id, None);
+    let c = trailhound_store::update_incidents(&mut s, &Default::default()).unwrap();
+    assert_eq!(c.opened, 1);
+    assert!(s.get(&id).unwrap().unwrap().incident_id.is_some());
 }
