@@ -78,7 +78,32 @@ test("the HTML report renders its charts offline and runs nothing from the logs"
     });
     page.on("pageerror", (err) => errors.push(`page error: ${err.message}`));
 
+    const started = Date.now();
     await page.goto(pathToFileURL(path.resolve(html)).href, { waitUntil: "load" });
+    await page.locator('[data-testid="incidents"]').waitFor();
+    console.log(`report rendered in ${Date.now() - started} ms`);
+
+    // The incidents come first, ranked; the planted attacks (EXPECT_TOP) rank within
+    // EXPECT_MAX_RANK, as the rows' rank numbers say.
+    const rows = page.locator('[data-testid="incident-row"]');
+    assert.ok((await rows.count()) >= 1, "incident rows");
+    const ranks = await rows.evaluateAll((rs) => rs.map((r) => [r.dataset.subject, Number(r.dataset.rank), Number(r.dataset.risk)]));
+    ranks.forEach(([, rank], i) => assert.equal(rank, i + 1, "ranks in order"));
+    for (let i = 1; i < ranks.length; i++) {
+      if (ranks[i][2] > ranks[i - 1][2]) {
+        // Only across the divider (incidents first, then keys with low alerts only).
+        assert.equal(await page.locator('[data-testid="no-incident-divider"]').count(), 1, "risk falls within a part");
+      }
+    }
+    const want = (process.env.EXPECT_TOP || "").split(",").filter(Boolean);
+    const max = Number(process.env.EXPECT_MAX_RANK || "0");
+    for (const key of want) {
+      const hit = ranks.find(([s]) => s === key);
+      assert.ok(hit && hit[1] <= max, `${key} ranks ${hit && hit[1]}, not within ${max}`);
+    }
+    const firstBox = await rows.first().boundingBox();
+    assert.ok(firstBox && firstBox.y < 900, "the first incident is on the first screen");
+    assert.ok((await page.locator('[data-testid="rule-row"]').count()) >= 1, "the rule summary");
 
     // The overview and at least one key section, each with its three charts.
     await assert.doesNotReject(page.locator('[data-testid="overview-timeline"]').waitFor());

@@ -97,9 +97,40 @@ fetch(${JSON.stringify(url)}, { method: "POST", headers: { "Content-Type": "appl
 </script></body></html>`;
 }
 
+test("the first page ranks incidents, the planted attacks on top, and opens one", { timeout: 180_000 }, async () => {
+  const page = await context.newPage();
+  const started = Date.now();
+  await page.goto(BASE, { waitUntil: "load" });
+  const rows = page.locator('tr[data-testid="incident-row"]');
+  await rows.first().waitFor();
+  console.log(`incident list rendered in ${Date.now() - started} ms`);
+  const ranks = await rows.evaluateAll((rs) => rs.map((r) => [r.dataset.subject, Number(r.dataset.rank), Number(r.dataset.risk)]));
+  ranks.forEach(([, rank, risk], i) => {
+    assert.equal(rank, i + 1, "ranks in order");
+    if (i > 0) assert.ok(risk <= ranks[i - 1][2], "highest risk first");
+  });
+  const want = (process.env.EXPECT_TOP || "").split(",").filter(Boolean);
+  const max = Number(process.env.EXPECT_MAX_RANK || "0");
+  assert.ok(want.length > 0, "EXPECT_TOP names the planted keys");
+  for (const key of want) {
+    const hit = ranks.find(([sub]) => sub === key);
+    assert.ok(hit && hit[1] <= max, `${key} ranks ${hit && hit[1]}, not within ${max}`);
+  }
+  // The API gives the same order.
+  const api = await page.evaluate(async () => (await fetch("/api/incidents")).json());
+  assert.deepEqual(api.incidents.map((i) => i.subject), ranks.map(([sub]) => sub));
+  // Open the first: its story, containment and alerts.
+  await Promise.all([page.waitForURL(/\/incidents\//), rows.first().locator("a").first().click()]);
+  await page.locator('[data-testid="incident-story"]').waitFor();
+  assert.ok((await page.locator('tr[data-testid="alert-row"]').count()) >= 1, "the incident's alerts");
+  assert.ok((await page.locator('[data-testid="status-form"] button[data-action="ack"]').count()) === 1, "it can be acknowledged");
+  await page.screenshot({ path: path.join(OUT, "serve-incident.png"), fullPage: true });
+  await page.close();
+});
+
 test("lists alerts, filters, opens one, sees the charts and closes it with a reason", { timeout: 180_000 }, async () => {
   const page = await context.newPage();
-  await page.goto(BASE, { waitUntil: "load" });
+  await page.goto(new URL("/alerts", BASE).href, { waitUntil: "load" });
   const rows = page.locator('tr[data-testid="alert-row"]');
   await rows.first().waitFor();
   assert.ok((await rows.count()) >= 2, "the list shows alerts");

@@ -1,7 +1,9 @@
-//! The HTML report of the generated scenario set, opened in headless Chromium (Debian's
-//! `chromium` driven by playwright-core from npm, `tests/browser/`): the charts render, nothing is
-//! loaded from the network, nothing logs an error, and crafted user agents planted in the logs show
-//! as text without running. Saves `target/browser/report.png`.
+//! The HTML report of the generated scenario set (20,000 events, Sigma rules on), opened in
+//! headless Chromium (Debian's `chromium` driven by playwright-core from npm, `tests/browser/`):
+//! it is at most 2 MB, every planted attack of the manifest is an incident ranked within the first
+//! (planted + 3), the charts render, nothing is loaded from the network, nothing logs an error,
+//! and crafted user agents planted in the logs show as text without running. Prints the time to
+//! render and saves `target/browser/report.png`.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`) and Node.js; `npm ci` is run in
 //! `tests/browser` when its `node_modules` is missing. Set `TRAILHOUND_SKIP_BROWSER=1` to skip on
@@ -50,16 +52,8 @@ fn html_report_renders_in_chromium_and_runs_nothing_from_the_logs() {
     let html = out_dir.join("report.html");
     let hunt = Command::cargo_bin("trailhound")
         .unwrap()
-        // Built-in rules only: on this background the broad Sigma rules add thousands of alerts
-        // (docs/sigma.md), and the page under test is about the charts and escaping.
-        .args([
-            "hunt",
-            "--no-sigma",
-            "--no-progress",
-            "--format",
-            "html",
-            "--store",
-        ])
+        // Every rule, Sigma's included, with the shipped defaults (suppression, incidents).
+        .args(["hunt", "--no-progress", "--format", "html", "--store"])
         .arg(tmp.path().join("alerts.db"))
         .arg("--output")
         .arg(&html)
@@ -72,6 +66,43 @@ fn html_report_renders_in_chromium_and_runs_nothing_from_the_logs() {
         String::from_utf8_lossy(&hunt.stderr)
     );
     let page = std::fs::read_to_string(&html).unwrap();
+    eprintln!("report: {} bytes", page.len());
+    assert!(
+        page.len() <= 2_000_000,
+        "the report is {} bytes",
+        page.len()
+    );
+    // The ranking: the incident rows in page order, and the planted keys among them.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    let planted: Vec<String> = manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["access_key_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(planted.len(), 4);
+    let ranked: Vec<&str> = page
+        .split(r#"data-testid="incident-row" data-rank=""#)
+        .skip(1)
+        .map(|row| {
+            row.split(r#"data-subject=""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    let max_rank = planted.len() + 3;
+    for key in &planted {
+        let rank = ranked.iter().position(|s| s == key).map(|i| i + 1);
+        assert!(
+            rank.is_some_and(|r| r <= max_rank),
+            "planted key {key} ranks {rank:?}, not within {max_rank}: {:?}",
+            &ranked[..ranked.len().min(12)]
+        );
+    }
     assert!(
         page.contains("AKIAXSSXSSXSSXSSXSS1"),
         "the crafted key has no section"
@@ -86,6 +117,8 @@ fn html_report_renders_in_chromium_and_runs_nothing_from_the_logs() {
         .current_dir(&root)
         .env("REPORT_HTML", &html)
         .env("REPORT_OUT", &out_dir)
+        .env("EXPECT_TOP", planted.join(","))
+        .env("EXPECT_MAX_RANK", max_rank.to_string())
         .status()
         .expect("node");
     assert!(

@@ -206,10 +206,15 @@ fn serve_answers_over_http_and_needs_the_token_to_change_a_status() {
         v["alerts"][0]["user_agents"],
         json!(["<script>window.__xss=1</script>"])
     );
-    let (status, html) = server.request("GET", "/", &[], "");
+    let (status, html) = server.request("GET", "/alerts", &[], "");
     assert_eq!(status, 200);
     assert!(html.contains("because") || html.contains("denied"));
     assert!(!html.contains("<script>window"));
+    // The first page is the incident list: this store's alerts were not filed by a hunt, so it
+    // has none yet.
+    let (status, html) = server.request("GET", "/", &[], "");
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"data-testid="no-incidents""#), "{html}");
     let close = format!("/api/alerts/{}/close", a.id);
     let body = r#"{"by":"tester","reason":"checked over HTTP"}"#;
     let json = ("Content-Type", "application/json");
@@ -335,6 +340,14 @@ fn web_ui_in_chromium_closes_an_alert_and_runs_nothing_from_the_logs() {
         );
     }
 
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    let planted: Vec<&str> = manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["access_key_id"].as_str().unwrap())
+        .collect();
     let server = Server::start(&db);
     let out_dir = root.join("target/browser");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -347,6 +360,8 @@ fn web_ui_in_chromium_closes_an_alert_and_runs_nothing_from_the_logs() {
         .env("SERVE_OUT", &out_dir)
         .env("SERVE_RESULT", &result_file)
         .env("XSS_KEY", XSS_KEY)
+        .env("EXPECT_TOP", planted.join(","))
+        .env("EXPECT_MAX_RANK", (planted.len() + 3).to_string())
         .status()
         .expect("node");
     assert!(
