@@ -240,6 +240,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let mut alerts = Vec::new();
     for d in &mut detectors {
         alerts.extend(d.finish());
+        stats.blind_periods.extend(d.blind());
     }
     stats.countries = countries.len() as u64;
     conclude(&args, store, &triage, alerts, stats, activity, started)
@@ -259,6 +260,9 @@ fn conclude(
     let (mut alerts, store_summary) = match &mut store {
         Some(store) => {
             let (alerts, line) = store_run(&mut **store, triage, alerts)?;
+            store
+                .record_blind_periods(&stats.blind_periods)
+                .context("recording the rules' blind periods")?;
             (alerts, Some(line))
         }
         None => (
@@ -290,6 +294,10 @@ fn conclude(
     });
     for (a, _) in &alerts {
         *stats.alerts_by_rule.entry(a.rule_id.clone()).or_default() += 1;
+        stats
+            .rule_titles
+            .entry(a.rule_id.clone())
+            .or_insert_with(|| a.rule_name.clone());
     }
     stats.finish(started.elapsed().as_secs_f64());
     eprint!(

@@ -44,14 +44,14 @@ pub fn write_table(
     if alerts.is_empty() {
         return writeln!(out, "no alerts");
     }
-    // Fixed columns: time 16, severity 8, access key 20, count 5, rule 31 (its id without the
-    // `aws-` prefix, which fits); the source addresses get the rest.
+    // Fixed columns: time 16, severity 8, key or principal 20, count 5, rule title 31 (cut
+    // with an ellipsis); the source addresses get the rest.
     const FIXED: usize = 16 + 1 + 8 + 1 + 20 + 1 + 5 + 1 + 31 + 1;
     let from_w = width.saturating_sub(FIXED).max(12);
     writeln!(
         out,
         "{:<16} {:<8} {:<20} {:>5} {:<31} FROM",
-        "TIME (UTC)", "SEVERITY", "ACCESS KEY", "COUNT", "RULE"
+        "TIME (UTC)", "SEVERITY", "KEY OR PRINCIPAL", "COUNT", "RULE"
     )?;
     for (a, status) in alerts {
         let time: String = format_rfc3339(a.time)
@@ -66,17 +66,29 @@ pub fn write_table(
         };
         let sev = fit(a.severity.as_str(), 8);
         let sev = if color { paint(a.severity, &sev) } else { sev };
-        let id = a.rule_id.strip_prefix("aws-").unwrap_or(&a.rule_id);
-        let rule = if status == "open" {
-            id.to_owned()
+        let title = if a.suppressed_count > 0 {
+            format!("{} (+{})", a.rule_name, a.suppressed_count)
         } else {
-            format!("({status}) {id}")
+            a.rule_name.clone()
+        };
+        let rule = if status == "open" {
+            title
+        } else {
+            format!("({status}) {title}")
+        };
+        // The long-term key at the root, else the principal (its last part): who to contain.
+        let who = if a.root_key.is_empty() {
+            a.principal
+                .rsplit_once(':')
+                .map_or(a.access_key_id.as_str(), |(_, tail)| tail)
+        } else {
+            a.root_key.as_str()
         };
         writeln!(
             out,
             "{} {sev} {} {:>5} {} {}",
             fit(&time, 16),
-            fit(&a.access_key_id, 20),
+            fit(who, 20),
             a.count,
             fit(&rule, 31),
             fit(&from, from_w).trim_end(),

@@ -52,6 +52,11 @@ pub struct RunStats {
     pub geoip: String,
     /// Alerts by rule id.
     pub alerts_by_rule: BTreeMap<String, u64>,
+    /// The rules' titles, by rule id (for the summary line, which people read).
+    pub rule_titles: BTreeMap<String, String>,
+    /// Periods in which a rule could not raise alerts (its history was still building), with
+    /// what would change it.
+    pub blind_periods: Vec<trailhound_detect::BlindPeriod>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
     /// Events per second.
@@ -136,10 +141,11 @@ impl RunStats {
                 self.late_events
             );
         }
-        let alerts: Vec<String> = self
-            .alerts_by_rule
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
+        let mut by_count: Vec<(&String, &u64)> = self.alerts_by_rule.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let alerts: Vec<String> = by_count
+            .into_iter()
+            .map(|(k, v)| format!("{} {v}", self.rule_titles.get(k).unwrap_or(k)))
             .collect();
         let total: u64 = self.alerts_by_rule.values().sum();
         let _ = writeln!(
@@ -151,6 +157,9 @@ impl RunStats {
                 format!(" ({})", alerts.join(", "))
             }
         );
+        for b in &self.blind_periods {
+            let _ = writeln!(s, "blind: {}", b.describe());
+        }
         if self.issues_by_kind.is_empty() {
             let _ = writeln!(s, "bad input: none");
         } else {

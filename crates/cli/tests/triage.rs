@@ -350,3 +350,57 @@ fn timeline_lists_exactly_the_planted_events_of_the_key_and_its_session() {
         assert!(html.contains(id), "{id}");
     }
 }
+
+/// Records spread over time: the summary, the stats and the report say when D2 and D3 were blind
+/// (the warm-up at the start, and again after a gap longer than their history window), and which
+/// option changes it; addresses written two ways are one address.
+#[test]
+fn blind_periods_are_reported_and_addresses_are_canonical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |t: &str, ip: &str, id: &str| {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111122223333:user/u","accountId":"111122223333","accessKeyId":"AKIAAAAAAAAAAAAAAAAA","userName":"u"}},"eventTime":"{t}","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","sourceIPAddress":"{ip}","userAgent":"aws-cli/2","eventID":"{id}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#
+        )
+    };
+    // Days 0 and 5 (warm-up), day 10 + 1 h (the same address written otherwise: no alert), then
+    // 45 days later (a gap longer than 10 days: warm-up again, so no alert either).
+    let records = [
+        record("2026-03-01T00:00:00Z", "2001:db8::1", "e1"),
+        record("2026-03-06T00:00:00Z", "2001:db8::1", "e2"),
+        record("2026-03-11T01:00:00Z", "2001:DB8:0:0:0:0:0:1", "e3"),
+        record("2026-04-25T00:00:00Z", "192.0.2.1", "e4"),
+        record("2026-04-25T01:00:00Z", "192.0.2.2", "e5"),
+    ];
+    std::fs::write(
+        dir.join("111122223333_CloudTrail_us-east-1_20260301T0000Z_a.json"),
+        format!(r#"{{"Records":[{}]}}"#, records.join(",")),
+    )
+    .unwrap();
+    let stats = tmp.path().join("stats.json");
+    let html = tmp.path().join("report.html");
+    let out = run_ok(
+        trailhound("triage")
+            .args(["hunt", "--no-store", "--no-progress", "--format", "html"])
+            .arg("--stats")
+            .arg(&stats)
+            .arg("--output")
+            .arg(&html)
+            .arg(&dir),
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("alerts: 0\n"), "{err}");
+    assert!(err.contains(
+        "blind: Long-term access key first seen from a source IP raised no alert from 2026-03-01T00:00:00Z to 2026-03-06T00:00:00Z: warm-up: the first 10d of the data only build the history of addresses. Option: [rules.aws-akia-first-seen-source-ip] warm_up (now 10d)"
+    ), "{err}");
+    assert!(err.contains(
+        "blind: Long-term access key first seen from a source IP raised no alert from 2026-04-25T00:00:00Z to 2026-04-25T01:00:00Z: warm-up again after a gap in the data longer than the history window (10d)"
+    ), "{err}");
+    let s: Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let blind = s["blind_periods"].as_array().unwrap();
+    assert_eq!(blind.len(), 4, "D2 and D3, twice each: {blind:#?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(r#"data-testid="blind-periods""#));
+    assert!(page.contains("warm-up again after a gap in the data longer than the history window"));
+}

@@ -116,6 +116,24 @@ mod tests {
         assert!(!w.observe(20 * DAY));
         assert!(w.observe(30 * DAY + 1));
         assert!(!w.observe(40 * DAY + 1));
+        assert_eq!(
+            w.periods(),
+            [(0, 10 * DAY - 1), (30 * DAY + 1, 30 * DAY + 1)]
+        );
+        let b = w.blind_periods(
+            &crate::rules::first_seen_source_ip::RULE,
+            &NewTermsParams::default(),
+        );
+        assert_eq!(b.len(), 2);
+        assert!(b[0].reason.starts_with("warm-up: the first 10d"));
+        assert!(
+            b[1].reason
+                .contains("gap in the data longer than the history window (10d)")
+        );
+        assert_eq!(
+            b[1].describe(),
+            "Long-term access key first seen from a source IP raised no alert from 1970-01-31T00:00:00.000000001Z to 1970-01-31T00:00:00.000000001Z: warm-up again after a gap in the data longer than the history window (10d): every address had been forgotten. Option: [rules.aws-akia-first-seen-source-ip] warm_up (now 10d): a shorter warm-up alerts sooner, on addresses that may only look new because the data starts there"
+        );
     }
 }
 
@@ -129,6 +147,8 @@ pub struct WarmUp {
     window: i64,
     start: Option<Timestamp>,
     last: Option<Timestamp>,
+    /// Every warm-up so far: its start and the last event time seen in it.
+    periods: Vec<(Timestamp, Timestamp)>,
 }
 
 impl WarmUp {
@@ -139,7 +159,48 @@ impl WarmUp {
             window,
             start: None,
             last: None,
+            periods: Vec::new(),
         }
+    }
+
+    /// The warm-ups of the stream so far: `(start, last event time within it)`, in order. The
+    /// first begins at the first event; each later one after a gap longer than the window.
+    pub fn periods(&self) -> &[(Timestamp, Timestamp)] {
+        &self.periods
+    }
+
+    /// The rule's blind periods ([`crate::BlindPeriod`]) for `rule` with these parameters.
+    pub fn blind_periods(
+        &self,
+        rule: &crate::RuleInfo,
+        params: &NewTermsParams,
+    ) -> Vec<crate::BlindPeriod> {
+        self.periods
+            .iter()
+            .enumerate()
+            .map(|(i, &(from, until))| crate::BlindPeriod {
+                rule_id: rule.id.to_owned(),
+                rule_name: rule.name.to_owned(),
+                from,
+                until,
+                reason: if i == 0 {
+                    format!(
+                        "warm-up: the first {} of the data only build the history of addresses",
+                        Span::from_nanos(self.length)
+                    )
+                } else {
+                    format!(
+                        "warm-up again after a gap in the data longer than the history window ({}): every address had been forgotten",
+                        params.history_window
+                    )
+                },
+                option: format!(
+                    "[rules.{}] warm_up (now {}): a shorter warm-up alerts sooner, on addresses that may only look new because the data starts there",
+                    rule.id,
+                    Span::from_nanos(self.length)
+                ),
+            })
+            .collect()
     }
 
     /// Sees the time of every event of the stream (not only those the rule looks at); true
@@ -147,8 +208,13 @@ impl WarmUp {
     pub fn observe(&mut self, t: Timestamp) -> bool {
         if self.last.is_none_or(|l| t - l > self.window) {
             self.start = Some(t);
+            self.periods.push((t, t));
         }
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
-        t < self.start.unwrap_or(t).saturating_add(self.length)
+        let warming = t < self.start.unwrap_or(t).saturating_add(self.length);
+        if warming && let Some(p) = self.periods.last_mut() {
+            p.1 = p.1.max(t);
+        }
+        warming
     }
 }

@@ -142,6 +142,42 @@ impl Alert {
     }
 }
 
+/// A period in which a rule could not raise alerts: its history was still building (the warm-up
+/// of the new-terms rules D2 and D3, at the start of the data and after a gap longer than their
+/// history window). Shown in the run summary, the report and the web UI, so that "no alert" is
+/// not mistaken for "nothing happened".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindPeriod {
+    /// The rule.
+    pub rule_id: String,
+    /// Its title.
+    pub rule_name: String,
+    /// From the first event of the period.
+    #[serde(with = "rfc3339")]
+    pub from: Timestamp,
+    /// To the last event of the period.
+    #[serde(with = "rfc3339")]
+    pub until: Timestamp,
+    /// Why the rule was blind.
+    pub reason: String,
+    /// The option that would change it.
+    pub option: String,
+}
+
+impl BlindPeriod {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} raised no alert from {} to {}: {}. Option: {}",
+            self.rule_name,
+            trailhound_model::format_rfc3339(self.from),
+            trailhound_model::format_rfc3339(self.until),
+            self.reason,
+            self.option
+        )
+    }
+}
+
 /// A detection over the event stream.
 ///
 /// The caller feeds every event once, in time order (a few late events are tolerated as each rule
@@ -157,6 +193,11 @@ pub trait Detector: Send {
     }
     /// Ends the stream and returns every alert not yet handed out by [`drain`](Detector::drain).
     fn finish(&mut self) -> Vec<Alert>;
+    /// The periods of the stream so far in which the rule could not raise alerts; none by
+    /// default.
+    fn blind(&self) -> Vec<BlindPeriod> {
+        Vec::new()
+    }
 }
 
 /// A rule's static description and constructor: the unit of registration in [`rules::ALL`].

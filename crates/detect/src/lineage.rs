@@ -18,7 +18,8 @@
 //! * **Principal**: the root key's user ARN when there is a root key; else, for a role session,
 //!   the role's ARN (the session issuer: `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` becomes
 //!   `arn:aws:iam::ACCT:role/ROLE`, or the `roleArn` of the `AssumeRole` call that minted it);
-//!   else the caller's ARN; and `aws-service:HOST` for an AWS service acting on its own, so that
+//!   else the caller's ARN; and `aws-service:HOST` for an AWS service acting on its own
+//!   (`userIdentity.type` `AWSService`, or a service-linked role `AWSServiceRoleFor…`), so that
 //!   AWS's own activity is never filed under a person or a key.
 
 use std::collections::BTreeMap;
@@ -230,7 +231,14 @@ impl Lineage {
             alert.root_key = root;
             alert.principal = principal;
         }
-        let sessions = self.sessions(&alert.root_key);
+        // The sessions minted up to the alert's last event: what a person containing the key
+        // at that time had to revoke, and the same for a hunt and for `watch`.
+        let sessions: Vec<Session> = self
+            .sessions(&alert.root_key)
+            .iter()
+            .filter(|s| s.minted_at <= alert.last_seen)
+            .cloned()
+            .collect();
         if sessions.is_empty() {
             return;
         }
@@ -244,7 +252,7 @@ impl Lineage {
                 }),
             );
         }
-        alert.remediation = remediation_with_sessions(&alert.root_key, &alert.principal, sessions);
+        alert.remediation = remediation_with_sessions(&alert.root_key, &alert.principal, &sessions);
     }
 }
 
@@ -255,8 +263,21 @@ pub fn origin_from_alert(alert: &Alert) -> (String, String) {
         AccessKeyKind::LongTerm => (alert.access_key_id.clone(), alert.user_arn.clone()),
         _ => (
             String::new(),
-            role_of_session(&alert.user_arn).unwrap_or_else(|| alert.user_arn.clone()),
+            role_of_session(&alert.user_arn)
+                .map(|r| service_or_role(&r))
+                .unwrap_or_else(|| alert.user_arn.clone()),
         ),
+    }
+}
+
+/// A role's principal: `aws-service:ROLE` for a service-linked role (`AWSServiceRoleFor…`, which
+/// only an AWS service can assume: its calls are AWS acting on its own), else the role's ARN.
+fn service_or_role(role_arn: &str) -> String {
+    match role_arn.rsplit_once(":role/") {
+        Some((_, name)) if name.starts_with("AWSServiceRoleFor") => {
+            format!("aws-service:{name}")
+        }
+        _ => role_arn.to_owned(),
     }
 }
 
@@ -271,7 +292,7 @@ fn principal_of(e: &Event) -> Str {
         return format!("aws-service:{host}").into();
     }
     if let Some(role) = role_of_session(&e.user.arn) {
-        return role.into();
+        return service_or_role(&role).into();
     }
     if !e.user.arn.is_empty() {
         return e.user.arn.clone();
@@ -389,6 +410,7 @@ mod tests {
         assert_eq!(l.sessions(AKIA).len(), 2);
         assert_eq!(l.origin(ASIA2).unwrap().root_key, AKIA);
         let mut a = crate::tests::alert_on(ASIA2, role_arn);
+        a.last_seen = 120 * SECOND;
         l.attribute(&mut a);
         assert_eq!(a.root_key, AKIA);
         assert_eq!(a.principal, BOB);

@@ -324,7 +324,7 @@ fn start_group(
     start: &str,
     values: &[String],
 ) -> Alert {
-    a.id = id;
+    let member = std::mem::replace(&mut a.id, id);
     let keys = vec![a.access_key_id.clone()];
     if let Some(map) = a.details.as_object_mut() {
         map.insert(
@@ -335,6 +335,7 @@ fn start_group(
                 "by": policy.by,
                 "values": values,
                 "access_key_ids": keys,
+                "first_member": member,
             }),
         );
     }
@@ -342,10 +343,41 @@ fn start_group(
     a
 }
 
-/// Adds one member's evidence to a suppressed alert.
+/// The member a suppressed alert takes its key, ARN, text and details from: the earliest, by
+/// time then id, so that the alert is the same whatever order its members arrive in (one hunt,
+/// or `watch` batches).
+fn first_member(a: &Alert) -> (i64, &str) {
+    (
+        a.time,
+        a.details["suppression"]["first_member"]
+            .as_str()
+            .unwrap_or(""),
+    )
+}
+
+/// Adds one member (or another batch's suppressed alert of the same group) to a suppressed
+/// alert. Order-independent: the earliest member gives the identity fields, lists are sorted
+/// unions cut to their first values.
 fn fold(into: &mut Alert, a: &Alert) {
-    if a.time < into.time {
+    let a_first = if is_suppressed(a) {
+        first_member(a)
+    } else {
+        (a.time, a.id.as_str())
+    };
+    if a_first < first_member(into) {
+        let suppression = into.details["suppression"].clone();
         into.time = a.time;
+        into.access_key_id = a.access_key_id.clone();
+        into.user_arn = a.user_arn.clone();
+        into.rule_name = a.rule_name.clone();
+        into.why = a.why.clone();
+        into.remediation = a.remediation.clone();
+        into.details = a.details.clone();
+        if let Some(map) = into.details.as_object_mut() {
+            let mut s = suppression;
+            s["first_member"] = a_first.1.into();
+            map.insert("suppression".to_owned(), s);
+        }
     }
     if a.severity > into.severity {
         into.severity = a.severity;
@@ -357,11 +389,20 @@ fn fold(into: &mut Alert, a: &Alert) {
     unite(&mut into.event_names, &a.event_names);
     unite(&mut into.event_ids, &a.event_ids);
     truncate_sample(&mut into.event_ids);
+    let mut more = vec![a.access_key_id.clone()];
+    if let Some(ks) = a.details["suppression"]["access_key_ids"].as_array() {
+        more.extend(ks.iter().filter_map(|k| k.as_str().map(str::to_owned)));
+    }
     if let Some(keys) = into.details["suppression"]["access_key_ids"].as_array_mut() {
-        let k = serde_json::Value::from(a.access_key_id.as_str());
-        if keys.len() < MAX_LISTED_KEYS && !keys.contains(&k) {
-            keys.push(k);
-        }
+        let mut all: Vec<String> = keys
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .chain(more)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all.truncate(MAX_LISTED_KEYS);
+        *keys = all.into_iter().map(serde_json::Value::from).collect();
     }
 }
 
@@ -396,17 +437,6 @@ pub fn set_totals(a: &mut Alert, t: Totals) {
 pub fn merge_stored(stored: &Alert, new: &Alert, totals: Totals) -> Alert {
     let mut a = stored.clone();
     fold(&mut a, new);
-    // `fold` keeps the earlier time; the key lists of both.
-    if let (Some(keys), Some(more)) = (
-        a.details["suppression"]["access_key_ids"].as_array_mut(),
-        new.details["suppression"]["access_key_ids"].as_array(),
-    ) {
-        for k in more {
-            if keys.len() < MAX_LISTED_KEYS && !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-    }
     set_totals(&mut a, totals);
     a
 }
@@ -460,6 +490,24 @@ mod tests {
         // Deterministic: the same input gives the same ids and bodies.
         let (again, _) = suppress(alerts, &Policies::default());
         assert_eq!(again, out);
+    }
+
+    #[test]
+    fn members_in_any_order_give_the_same_alert() {
+        let a = sigma("ASIA1", 1, &["e1"]);
+        let mut b = sigma("ASIA2", 3, &["e3"]);
+        b.why = "later".into();
+        let c = sigma("ASIA3", 5, &["e5"]);
+        let (one, _) = suppress(vec![a.clone(), b.clone(), c.clone()], &Policies::default());
+        let (two, _) = suppress(vec![c.clone(), b.clone(), a.clone()], &Policies::default());
+        assert_eq!(one, two);
+        assert_eq!(one[0].access_key_id, "ASIA1");
+        // As `watch` would store them: the later batch first, then the earlier one.
+        let (late, m1) = suppress(vec![c, b], &Policies::default());
+        let (early, m2) = suppress(vec![a], &Policies::default());
+        let all: Vec<&Member> = m1.iter().chain(&m2).collect();
+        let merged = merge_stored(&late[0], &early[0], Totals::of(&all));
+        assert_eq!(merged, one[0]);
     }
 
     #[test]

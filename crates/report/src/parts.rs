@@ -119,6 +119,31 @@ pub fn rule_code(rule_id: &str) -> &'static str {
     rule_style(rule_id).0
 }
 
+/// The notice of the periods in which rules could not raise alerts (empty when none): each
+/// rule, from and to, why, and the option that would change it.
+pub fn blind_periods(periods: &[trailhound_detect::BlindPeriod]) -> String {
+    use std::fmt::Write as _;
+    if periods.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        r#"<section class="card blind" data-testid="blind-periods"><h2>What could not be seen</h2><p class="muted">No alert from these rules in these periods does not mean nothing happened: their history was still building.</p><ul>"#,
+    );
+    for p in periods {
+        let _ = write!(
+            out,
+            r#"<li><b>{}</b> from {} to {}: {}. <span class="muted">Option: <code>{}</code></span></li>"#,
+            crate::Esc(&p.rule_name),
+            crate::Esc(&format_minute(p.from)),
+            crate::Esc(&format_minute(p.until)),
+            crate::Esc(&p.reason),
+            crate::Esc(&p.option),
+        );
+    }
+    out.push_str("</ul></section>");
+    out
+}
+
 /// The remediation box of the report: each command with a copy button (element ids
 /// `rem-<id>-<i>`, so `id` must be unique in the page) and a warning under a command holding
 /// characters that a real key id or IAM user name cannot.

@@ -161,7 +161,11 @@ pub(crate) fn mitre_chip(out: &mut String, id: &str) {
 
 /// True when every character of a remediation command is one an AWS CLI command built from a
 /// real key id and IAM user name can hold (IAM names allow `+=,.@_-`).
+/// The session-revocation commands' fixed policy document
+/// ([`trailhound_detect::lineage::REVOKE_POLICY_ARG`]) is Trailhound's own text, not the log's,
+/// and is left out of the check.
 pub(crate) fn shell_safe(cmd: &str) -> bool {
+    let cmd = cmd.replace(trailhound_detect::lineage::REVOKE_POLICY_ARG, "");
     cmd.chars()
         .all(|c| c.is_ascii_alphanumeric() || " +=,.@_-/:".contains(c))
 }
@@ -249,6 +253,13 @@ pub(crate) fn page(input: &ReportInput) -> String {
     header(&mut out, input);
     out.push_str(r#"<main>"#);
     incidents(&mut out, &groups, &summaries);
+    let blind: Vec<trailhound_detect::BlindPeriod> = input
+        .run_summary
+        .as_ref()
+        .and_then(|r| r.get("blind_periods"))
+        .and_then(|b| serde_json::from_value(b.clone()).ok())
+        .unwrap_or_default();
+    out.push_str(&crate::parts::blind_periods(&blind));
     overview(&mut out, input, &groups);
     rule_summary(&mut out, input);
     for g in groups.iter().take(MAX_SECTIONS) {
@@ -862,7 +873,7 @@ fn key_section(
     // The worst and latest alerts first when there are more than fit.
     let mut shown: Vec<&&(Alert, String)> = g.alerts.iter().collect();
     if shown.len() > MAX_SECTION_ALERTS {
-        shown.sort_by(|(a, _), (b, _)| (b.severity, b.time).cmp(&(a.severity, a.time)));
+        shown.sort_by_key(|(a, _)| std::cmp::Reverse((a.severity, a.time)));
         shown.truncate(MAX_SECTION_ALERTS);
         shown.sort_by(|(a, _), (b, _)| {
             (a.time, rule_order(&a.rule_id)).cmp(&(b.time, rule_order(&b.rule_id)))
@@ -1395,6 +1406,19 @@ mod tests {
         ));
         assert!(!shell_safe("aws iam … --user-name $(rm -rf ~)"));
         assert!(!shell_safe("--user-name a;b"));
+        // Trailhound's own revocation policy passes; a user name with a substitution does not.
+        let sessions = trailhound_detect::lineage::remediation_with_sessions(
+            "AKIAX",
+            "arn:aws:iam::1:user/bob",
+            &[],
+        );
+        assert!(sessions.lines().count() == 2 && sessions.lines().all(shell_safe));
+        let forged = trailhound_detect::lineage::remediation_with_sessions(
+            "AKIAX",
+            "arn:aws:iam::1:user/$(id)",
+            &[],
+        );
+        assert!(!forged.lines().nth(1).is_some_and(shell_safe));
     }
 
     #[test]

@@ -103,6 +103,11 @@ pub mod sql {
     pub const SET_STATUS: &str =
         "UPDATE incidents SET status = ?2, status_by = ?3, status_at = ?4, status_reason = ?5,
          updated_at = ?4 WHERE id = ?1";
+    /// A rule's blind period (replaced when a later hunt sees it again from the same start).
+    pub const PUT_BLIND: &str = "INSERT INTO blind_periods (rule_id, from_time, until_time, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (rule_id, from_time) DO UPDATE SET until_time = excluded.until_time, body = excluded.body";
+    /// The blind periods, by rule and time.
+    pub const BLIND: &str = "SELECT body FROM blind_periods ORDER BY from_time, rule_id";
     /// Its audit trail.
     pub const HISTORY: &str = "INSERT INTO incident_status_history
          (incident_id, from_status, to_status, changed_by, changed_at, reason)

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 
 use trailhound_detect::incident::Summary;
 use trailhound_detect::suppression::{Member, Totals};
-use trailhound_detect::{Alert, Severity};
+use trailhound_detect::{Alert, BlindPeriod, Severity};
 use trailhound_model::Timestamp;
 
 pub mod checkpoint;
@@ -342,6 +342,13 @@ pub trait AlertStore {
         summary: &Summary,
         alert_ids: &[String],
     ) -> Result<Outcome, StoreError>;
+
+    /// Records the periods in which rules could not raise alerts (as a hunt saw them); a period
+    /// already recorded (same rule and start) is replaced.
+    fn record_blind_periods(&mut self, periods: &[BlindPeriod]) -> Result<(), StoreError>;
+
+    /// Every recorded blind period, by time.
+    fn blind_periods(&self) -> Result<Vec<BlindPeriod>, StoreError>;
 
     /// Incidents matching the filter, highest risk first (then latest activity, then id).
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;

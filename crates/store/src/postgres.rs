@@ -32,6 +32,7 @@ use postgres::config::Host;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row};
 use trailhound_detect::Alert;
+use trailhound_detect::BlindPeriod;
 use trailhound_detect::incident::Summary;
 use trailhound_detect::suppression::{Member, Totals};
 
@@ -886,6 +887,29 @@ impl AlertStore for PostgresStore {
         }
         tx.commit()?;
         Ok(outcome)
+    }
+
+    fn record_blind_periods(&mut self, periods: &[BlindPeriod]) -> Result<(), StoreError> {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut tx = client.transaction()?;
+        let put = tx.prepare(&pg(sql::PUT_BLIND))?;
+        for p in periods {
+            let body = serde_json::to_string(p)?;
+            tx.execute(&put, &[&p.rule_id, &p.from, &p.until, &body])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn blind_periods(&self) -> Result<Vec<BlindPeriod>, StoreError> {
+        self.client()
+            .query(sql::BLIND, &[])?
+            .iter()
+            .map(|r| Ok(serde_json::from_str(r.try_get::<_, &str>(0)?)?))
+            .collect()
     }
 
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {

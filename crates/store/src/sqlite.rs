@@ -20,6 +20,7 @@ use trailhound_model::Timestamp;
 
 use std::collections::BTreeMap;
 
+use trailhound_detect::BlindPeriod;
 use trailhound_detect::incident::Summary;
 use trailhound_detect::suppression::{Member, Totals};
 
@@ -99,6 +100,8 @@ CREATE TABLE watched_files (
 /// * `alerts.incident_id`: the incident an alert is filed under (`NULL`: none).
 /// * `alert_members`: the alerts folded into each suppressed alert (its own id, count and times),
 ///   so that a re-run or a later batch counts each member once.
+/// * `blind_periods`: when a rule could not raise alerts (its history was building), as the last
+///   hunt saw it, for the web UI.
 /// * `incidents`: one row per incident (its summary as JSON in `body`, filter and order
 ///   columns, the status and its audit fields) and the append-only `incident_status_history`.
 ///
@@ -141,6 +144,13 @@ CREATE TABLE incident_status_history (
     reason       TEXT
 );
 CREATE INDEX incident_status_history_incident ON incident_status_history (incident_id, changed_at);
+CREATE TABLE blind_periods (
+    rule_id     TEXT NOT NULL,
+    from_time   BIGINT NOT NULL,
+    until_time  BIGINT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (rule_id, from_time)
+);
 "#;
 
 /// Columns read into a [`StoredAlert`], in the order [`stored_alert`] expects.
@@ -615,6 +625,34 @@ impl AlertStore for SqliteStore {
         }
         tx.commit()?;
         Ok(outcome)
+    }
+
+    fn record_blind_periods(&mut self, periods: &[BlindPeriod]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut put = tx.prepare_cached(sql::PUT_BLIND)?;
+            for p in periods {
+                put.execute(params![
+                    p.rule_id,
+                    p.from,
+                    p.until,
+                    serde_json::to_string(p)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn blind_periods(&self) -> Result<Vec<BlindPeriod>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql::BLIND)?;
+        let bodies: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        bodies
+            .iter()
+            .map(|b| Ok(serde_json::from_str(b)?))
+            .collect()
     }
 
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {

@@ -122,6 +122,7 @@ on_both!(
     incident_status_moves_its_alerts,
     a_closed_incident_stays_closed_and_new_alerts_open_another,
     suppression_members_count_once,
+    blind_periods_are_kept_per_rule_and_start,
 );
 
 const T0: &str = "2026-01-12T10:00:00Z";
@@ -1200,4 +1201,24 @@ fn a_version_2_store_is_migrated_to_incidents_and_keeps_its_alerts() {
     let c = trailhound_store::update_incidents(&mut s, &Default::default()).unwrap();
     assert_eq!(c.opened, 1);
     assert!(s.get(&id).unwrap().unwrap().incident_id.is_some());
+}
+
+/// Blind periods: recorded, replaced when seen again from the same start, listed by time.
+fn blind_periods_are_kept_per_rule_and_start(open: Open<'_>) {
+    use trailhound_detect::BlindPeriod;
+    let mut s = open();
+    let p = |rule: &str, from: i64, until: i64| BlindPeriod {
+        rule_id: rule.into(),
+        rule_name: format!("rule {rule}"),
+        from,
+        until,
+        reason: "warm-up".into(),
+        option: "warm_up".into(),
+    };
+    s.record_blind_periods(&[p("d2", 10, 20), p("d3", 10, 20)])
+        .unwrap();
+    s.record_blind_periods(&[p("d2", 10, 30), p("d2", 5, 6)])
+        .unwrap();
+    let got = open().blind_periods().unwrap();
+    assert_eq!(got, [p("d2", 5, 6), p("d2", 10, 30), p("d3", 10, 20)]);
 }

@@ -304,8 +304,8 @@ pub(crate) async fn list_page(
         Err(e) => return PageError::from(e).into_response(),
     };
     let offset = filter.offset;
-    let list = match state
-        .with_store(move |s| s.incidents(&filter).map_err(ApiError::from))
+    let (list, blind) = match state
+        .with_store(move |s| Ok::<_, ApiError>((s.incidents(&filter)?, s.blind_periods()?)))
         .await
     {
         Ok(l) => l,
@@ -352,6 +352,7 @@ pub(crate) async fn list_page(
         main.push_str("</tbody></table></div>");
     }
     main.push_str("</section>");
+    main.push_str(&parts::blind_periods(&blind));
     let sub = format!(
         "{} incident{}, highest risk first. An incident is the alerts of one long-term key (with the sessions it minted) or one principal.",
         list.len(),

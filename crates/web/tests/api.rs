@@ -626,6 +626,11 @@ async fn openapi_describes_every_route() {
             "/api/alerts/{id}/ack",
             "/api/alerts/{id}/close",
             "/api/alerts/{id}/reopen",
+            "/api/incidents",
+            "/api/incidents/{id}",
+            "/api/incidents/{id}/ack",
+            "/api/incidents/{id}/close",
+            "/api/incidents/{id}/reopen",
             "/api/keys/{key}",
             "/api/openapi.json"
         ]
@@ -645,7 +650,7 @@ async fn openapi_describes_every_route() {
     assert_eq!(
         params,
         [
-            "rule", "severity", "status", "key", "since", "until", "limit", "offset"
+            "rule", "severity", "status", "key", "since", "until", "incident", "limit", "offset"
         ]
     );
     let schemas = v["components"]["schemas"].as_object().unwrap();
@@ -700,7 +705,7 @@ fn assert_safe_page(html: &str) {
 async fn pages_escape_log_strings_under_a_strict_csp() {
     let f = fixture(true);
     // The list, filtered to the key with the crafted user agent in its alerts' why.
-    let (s, headers, html) = f.get_html("/?key=AKIABBBB&severity=").await;
+    let (s, headers, html) = f.get_html("/alerts?key=AKIABBBB&severity=").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CSP);
@@ -715,7 +720,7 @@ async fn pages_escape_log_strings_under_a_strict_csp() {
     assert!(html.contains(r#"<input name="key" value="AKIABBBB""#));
     assert_safe_page(&html);
     // A bad filter: 400, with the form and the message.
-    let (s, _, html) = f.get_html("/?severity=urgent").await;
+    let (s, _, html) = f.get_html("/alerts?severity=urgent").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(html.contains(r#"data-testid="filter-error">severity &quot;urgent&quot; is not low, medium, high or critical</p>"#));
     // The alert page: status form, charts, evidence with the crafted user agent as text.
@@ -789,4 +794,72 @@ async fn static_assets_are_served_from_the_binary() {
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{uri}");
         assert!(body.contains(needle), "{uri}");
     }
+}
+
+/// The incidents of the fixture's alerts: one per key, ranked; the first page lists them, an
+/// incident page shows its alerts, and acknowledging one through the API moves its alerts.
+#[tokio::test]
+async fn incidents_are_ranked_listed_and_move_their_alerts() {
+    let f = fixture(true);
+    {
+        let mut s = f.store();
+        trailhound_store::update_incidents(&mut s, &Default::default()).unwrap();
+    }
+    let (s, v) = f.get_json("/api/incidents").await;
+    assert_eq!(s, StatusCode::OK);
+    let list = v["incidents"].as_array().unwrap();
+    let subjects: Vec<&str> = list
+        .iter()
+        .map(|i| i["subject"].as_str().unwrap())
+        .collect();
+    // AKIAAAAA: D1, D2, D4 over 4 h (high, three rules, D1-D4, span: 73 + 10 + 10 + 5);
+    // AKIABBBB: D3, D4 over 23 h (73 + 5 + 10 + 5).
+    assert_eq!(subjects, ["AKIAAAAA", "AKIABBBB"]);
+    assert_eq!(list[0]["risk_score"], 98);
+    assert_eq!(list[1]["risk_score"], 93);
+    assert_eq!(list[0]["rank"], 1);
+    let id = list[1]["id"].as_str().unwrap();
+    // The first page of the UI.
+    let (s, _, html) = f.get_html("/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(html.matches(r#"data-testid="incident-row""#).count(), 2);
+    assert!(html.contains(&format!(r#"href="/incidents/{id}""#)));
+    assert_safe_page(&html);
+    // An incident page: its alerts, the XSS user agent escaped.
+    let (s, _, html) = f.get_html(&format!("/incidents/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(html.matches(r#"data-testid="alert-row""#).count(), 2);
+    assert!(!html.contains("<script>window"));
+    assert_safe_page(&html);
+    // Acknowledge it: the incident and both its alerts.
+    let (s, _, body) = f
+        .send(
+            post(&format!("/api/incidents/{id}/ack"))
+                .body(json_body(&json!({"by": "carol", "reason": "looking"})))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], "acknowledged");
+    assert_eq!(v["status_by"], "carol");
+    let alerts = v["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().all(|a| a["status"] == "acknowledged"));
+    // Without the token: refused.
+    let (s, _, _) = f
+        .send(
+            Request::post(format!("/api/incidents/{id}/close"))
+                .header(header::HOST, HOST)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(json_body(&json!({"by": "mallory"})))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = f.get_json("/api/incidents?status=acknowledged").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1);
+    let (s, _) = f.get_json("/api/incidents/ffff").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

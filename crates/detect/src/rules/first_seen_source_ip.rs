@@ -8,8 +8,9 @@
 //! Decisions (see docs/detections.md): as in Elastic's new-terms rules, the history holds only
 //! events that match the rule's query (successful AKIA calls from an IP); "within the window" is
 //! inclusive (`t - last_seen <= window`); `sourceIPAddress` must be an IP address (service names
-//! such as `ec2.amazonaws.com` are not, as ECS `source.ip` would not be); the first `warm_up`
-//! (default: the history window) of the stream only builds history.
+//! such as `ec2.amazonaws.com` are not, as ECS `source.ip` would not be) and is compared in
+//! canonical form (as an ECS `ip` field would be); the first `warm_up` (default: the history
+//! window) of the stream only builds history.
 
 use serde_json::json;
 use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
@@ -39,7 +40,7 @@ fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, Config
 /// The detector.
 pub struct FirstSeenSourceIp {
     params: Params,
-    history: History<(Str, Str)>,
+    history: History<(Str, std::net::IpAddr)>,
     warm_up: WarmUp,
     alerts: Vec<Alert>,
 }
@@ -85,9 +86,13 @@ pub fn alert(params: &Params, e: &Event) -> Alert {
     )
 }
 
-/// True when `s` is an IPv4 or IPv6 address.
-pub(crate) fn is_ip(s: &str) -> bool {
-    s.parse::<std::net::IpAddr>().is_ok()
+/// `s` as an address in canonical form, so that one address written two ways is one address
+/// (`2001:DB8:0:0:0:0:0:1` and `2001:db8::1`; `::ffff:192.0.2.1` and `192.0.2.1`); `None` when
+/// `s` is not an IP address.
+pub(crate) fn canonical_ip(s: &str) -> Option<std::net::IpAddr> {
+    s.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 impl Detector for FirstSeenSourceIp {
@@ -97,10 +102,13 @@ impl Detector for FirstSeenSourceIp {
 
     fn observe(&mut self, e: &Event) {
         let warming_up = self.warm_up.observe(e.time);
-        if e.key_kind() != AccessKeyKind::LongTerm || !e.succeeded() || !is_ip(&e.source_ip) {
+        if e.key_kind() != AccessKeyKind::LongTerm || !e.succeeded() {
             return;
         }
-        let pair = (e.user.access_key_id.clone(), e.source_ip.clone());
+        let Some(ip) = canonical_ip(&e.source_ip) else {
+            return;
+        };
+        let pair = (e.user.access_key_id.clone(), ip);
         let new = !self.history.known(&pair, e.time);
         self.history.see(pair, e.time);
         if !new || warming_up {
@@ -115,5 +123,57 @@ impl Detector for FirstSeenSourceIp {
 
     fn finish(&mut self) -> Vec<Alert> {
         self.drain()
+    }
+
+    fn blind(&self) -> Vec<crate::BlindPeriod> {
+        self.warm_up.blind_periods(&RULE, &self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::user_agent_new_ip::UserAgentNewIp;
+    use trailhound_model::DAY;
+
+    fn ev(t: i64, ip: &str, agent: &str) -> Event {
+        let mut e = Event {
+            time: t,
+            source_ip: ip.into(),
+            user_agent: agent.into(),
+            event_name: "ListUsers".into(),
+            ..Event::default()
+        };
+        e.user.access_key_id = "AKIAAAAAAAAAAAAAAAAA".into();
+        e
+    }
+
+    /// One address written two ways is one address for D2 and D3; a service name is none.
+    #[test]
+    fn addresses_are_compared_in_canonical_form() {
+        let mut d2 = FirstSeenSourceIp::new(Params::default());
+        let mut d3 = UserAgentNewIp::new(Params::default());
+        let events = [
+            ev(0, "198.51.100.1", "cli/0"),
+            // In the warm-up (which only builds history).
+            ev(5 * DAY, "2001:db8::1", "cli/1"),
+            ev(5 * DAY, "192.0.2.1", "cli/1"),
+            // After the warm-up: the same addresses, written otherwise, with new agents.
+            ev(10 * DAY + 1, "2001:DB8:0:0:0:0:0:1", "cli/2"),
+            ev(10 * DAY + 2, "::ffff:192.0.2.1", "cli/3"),
+            ev(10 * DAY + 3, "ec2.amazonaws.com", "cli/4"),
+            // A really new address.
+            ev(10 * DAY + 4, "2001:db8::2", "cli/5"),
+        ];
+        for e in &events {
+            d2.observe(e);
+            d3.observe(e);
+        }
+        let a2 = d2.finish();
+        let a3 = d3.finish();
+        assert_eq!(a2.len(), 1, "{a2:#?}");
+        assert_eq!(a2[0].source_ips, ["2001:db8::2"]);
+        assert_eq!(a3.len(), 1, "{a3:#?}");
+        assert_eq!(a3[0].source_ips, ["2001:db8::2"]);
     }
 }

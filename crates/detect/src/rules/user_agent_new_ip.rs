@@ -14,7 +14,7 @@ use trailhound_model::{AccessKeyKind, Event, Str, format_rfc3339};
 
 use crate::evidence::Evidence;
 use crate::history::{History, NewTermsParams, WarmUp};
-use crate::rules::first_seen_source_ip::is_ip;
+use crate::rules::first_seen_source_ip::canonical_ip;
 use crate::{Alert, ConfigError, Detector, RuleInfo, Severity, parse_params};
 
 /// The rule's registration.
@@ -38,7 +38,7 @@ fn build(params: Option<&serde_json::Value>) -> Result<Box<dyn Detector>, Config
 /// The detector.
 pub struct UserAgentNewIp {
     params: Params,
-    ips: History<(Str, Str)>,
+    ips: History<(Str, std::net::IpAddr)>,
     agents: History<(Str, Str)>,
     warm_up: WarmUp,
     alerts: Vec<Alert>,
@@ -95,11 +95,14 @@ impl Detector for UserAgentNewIp {
 
     fn observe(&mut self, e: &Event) {
         let warming_up = self.warm_up.observe(e.time);
-        if e.key_kind() != AccessKeyKind::LongTerm || !is_ip(&e.source_ip) {
+        if e.key_kind() != AccessKeyKind::LongTerm {
             return;
         }
+        let Some(addr) = canonical_ip(&e.source_ip) else {
+            return;
+        };
         let key = &e.user.access_key_id;
-        let ip = (key.clone(), e.source_ip.clone());
+        let ip = (key.clone(), addr);
         let agent = (key.clone(), e.user_agent.clone());
         let new = !self.ips.known(&ip, e.time) && !self.agents.known(&agent, e.time);
         self.ips.see(ip, e.time);
@@ -116,5 +119,9 @@ impl Detector for UserAgentNewIp {
 
     fn finish(&mut self) -> Vec<Alert> {
         self.drain()
+    }
+
+    fn blind(&self) -> Vec<crate::BlindPeriod> {
+        self.warm_up.blind_periods(&RULE, &self.params)
     }
 }
