@@ -372,7 +372,12 @@ fn d5_fires_when_first_seen_and_elevated_alert_share_the_key() {
         d5["event_names"],
         json!(["DescribeInstances", "DescribeRegions"])
     );
-    assert!(run.stderr.contains(D5), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Long-term key correlated with elevated alerts 1"),
+        "{}",
+        run.stderr
+    );
     let listed = alerts(&d, &store, &["list", "--rule", D5]);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], d5["id"]);

@@ -364,7 +364,8 @@ fn fold(into: &mut Alert, a: &Alert) {
     } else {
         (a.time, a.id.as_str())
     };
-    if a_first < first_member(into) {
+    // `<=`: the first member raised again (with more events) brings its newer text.
+    if a_first <= first_member(into) {
         let suppression = into.details["suppression"].clone();
         into.time = a.time;
         into.access_key_id = a.access_key_id.clone();

@@ -361,7 +361,7 @@ impl Planter<'_, '_> {
         let first = attack[0];
         let mut critical_in_bin = attack.clone();
         critical_in_bin.sort_by_key(|e| e.t);
-        let d1 = self.alert(
+        let mut d1 = self.alert(
             RULE_FAILED_API_SPIKE,
             bin,
             &denied,
@@ -387,6 +387,13 @@ impl Planter<'_, '_> {
                 "note": "evidence = the 12 denied critical calls of the bin; the bin also holds one successful GetCallerIdentity from the same address",
             }),
         );
+        // The alert names the countries that met the 8 h gate too, not only its evidence's.
+        for c in [&home_country, &attacker_country] {
+            if !c.is_empty() && !d1.countries.contains(c) {
+                d1.countries.push(c.clone());
+            }
+        }
+        d1.countries.sort();
         let d4 = self.alert(
             RULE_UNAUTHORIZED_API_CALL,
             bin,

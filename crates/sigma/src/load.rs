@@ -200,12 +200,6 @@ impl RuleSet {
     /// rule, if any (then nothing is removed).
     pub fn drop_off_by_default<S: AsRef<str>>(&mut self, enabled: &[S]) -> Option<String> {
         let off = |r: &Rule| OFF_BY_DEFAULT.iter().any(|(id, _)| *id == r.id);
-        let named = |r: &Rule, n: &str| {
-            let file = std::path::Path::new(&r.file);
-            r.id == n
-                || file.file_name().is_some_and(|f| f == n)
-                || file.file_stem().is_some_and(|f| f == n)
-        };
         if let Some(unknown) = enabled
             .iter()
             .map(AsRef::as_ref)
@@ -227,12 +221,6 @@ impl RuleSet {
     /// without the extension). Returns the first name that matches no rule, if any (then
     /// nothing is removed).
     pub fn disable<S: AsRef<str>>(&mut self, names: &[S]) -> Option<String> {
-        let named = |r: &Rule, n: &str| {
-            let file = std::path::Path::new(&r.file);
-            r.id == n
-                || file.file_name().is_some_and(|f| f == n)
-                || file.file_stem().is_some_and(|f| f == n)
-        };
         if let Some(unknown) = names
             .iter()
             .map(AsRef::as_ref)
@@ -244,6 +232,14 @@ impl RuleSet {
             .retain(|r| !names.iter().any(|n| named(r, n.as_ref())));
         None
     }
+}
+
+/// True when `n` names the rule: its id, or its file name with or without the extension.
+fn named(r: &Rule, n: &str) -> bool {
+    let file = std::path::Path::new(&r.file);
+    r.id == n
+        || file.file_name().is_some_and(|f| f == n)
+        || file.file_stem().is_some_and(|f| f == n)
 }
 
 /// Parses and checks one rule file. `file` only names it in messages.

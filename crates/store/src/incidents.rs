@@ -71,10 +71,14 @@ pub struct IncidentCounts {
 
 /// The SQL both backends run, with `?N` placeholders (PostgreSQL's are `$N`: see [`pg`]).
 pub mod sql {
-    /// Records one member, once.
-    pub const ADD_MEMBER: &str =
-        "INSERT INTO alert_members (alert_id, member_id, count, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (alert_id, member_id) DO NOTHING";
+    /// Records one member; a member seen again keeps its largest count and widest times (a
+    /// member raised again with more events, such as a Sigma hour that got late events, counts
+    /// them; the same member again changes nothing).
+    pub const ADD_MEMBER: &str = "INSERT INTO alert_members (alert_id, member_id, count, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (alert_id, member_id) DO UPDATE SET
+         count = CASE WHEN excluded.count > alert_members.count THEN excluded.count ELSE alert_members.count END,
+         first_seen = CASE WHEN excluded.first_seen < alert_members.first_seen THEN excluded.first_seen ELSE alert_members.first_seen END,
+         last_seen = CASE WHEN excluded.last_seen > alert_members.last_seen THEN excluded.last_seen ELSE alert_members.last_seen END";
     /// The totals of one suppressed alert's members.
     pub const MEMBER_TOTALS: &str = "SELECT count(*), CAST(coalesce(sum(count), 0) AS BIGINT),
          coalesce(min(first_seen), 0), coalesce(max(last_seen), 0)
@@ -258,16 +262,7 @@ pub fn resolve_incident_id(store: &dyn AlertStore, prefix: &str) -> Result<Strin
         limit: Some(3),
         ..IncidentFilter::default()
     })?;
-    let ids: Vec<String> = found.into_iter().map(|i| i.id).collect();
-    match ids.as_slice() {
-        [] => Err(StoreError::NotFound(prefix.to_owned())),
-        [one] => Ok(one.clone()),
-        _ if ids.iter().any(|i| i == prefix) => Ok(prefix.to_owned()),
-        _ => Err(StoreError::Ambiguous {
-            prefix: prefix.to_owned(),
-            examples: ids.join(", "),
-        }),
-    }
+    crate::unique_prefix(found.into_iter().map(|i| i.id).collect(), prefix)
 }
 
 /// The incident with this id.

@@ -496,6 +496,26 @@ pub(crate) fn status_change_actor<'a>(
     Ok((by, reason.map(str::trim).filter(|r| !r.is_empty())))
 }
 
+/// The one id among `candidates` (ids at or after `prefix`, in order, at least the first three)
+/// that starts with `prefix`: an exact match wins; none is [`StoreError::NotFound`], several
+/// [`StoreError::Ambiguous`].
+pub(crate) fn unique_prefix(candidates: Vec<String>, prefix: &str) -> Result<String, StoreError> {
+    let ids: Vec<String> = candidates
+        .into_iter()
+        .filter(|id| id.starts_with(prefix))
+        .take(3)
+        .collect();
+    match ids.as_slice() {
+        [] => Err(StoreError::NotFound(prefix.to_owned())),
+        [one] => Ok(one.clone()),
+        _ if ids.iter().any(|i| i == prefix) => Ok(prefix.to_owned()),
+        _ => Err(StoreError::Ambiguous {
+            prefix: prefix.to_owned(),
+            examples: ids.join(", "),
+        }),
+    }
+}
+
 /// Refuses a transition [`Status::can_become`] does not allow.
 pub(crate) fn check_transition(id: &str, from: Status, to: Status) -> Result<(), StoreError> {
     if from.can_become(to) {

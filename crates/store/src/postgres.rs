@@ -666,19 +666,8 @@ impl AlertStore for PostgresStore {
             )?
             .iter()
             .map(|r| r.try_get::<_, String>(0))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|id| id.starts_with(prefix))
-            .collect();
-        match ids.as_slice() {
-            [] => Err(StoreError::NotFound(prefix.to_owned())),
-            [one] => Ok(one.clone()),
-            _ if ids.iter().any(|i| i == prefix) => Ok(prefix.to_owned()),
-            _ => Err(StoreError::Ambiguous {
-                prefix: prefix.to_owned(),
-                examples: ids.join(", "),
-            }),
-        }
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::unique_prefix(ids, prefix)
     }
 
     fn list(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {

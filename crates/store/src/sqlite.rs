@@ -421,15 +421,7 @@ impl AlertStore for SqliteStore {
         let ids: Vec<String> = st
             .query_map([prefix, upper.as_str()], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
-        match ids.as_slice() {
-            [] => Err(StoreError::NotFound(prefix.to_owned())),
-            [one] => Ok(one.clone()),
-            _ if ids.iter().any(|i| i == prefix) => Ok(prefix.to_owned()),
-            _ => Err(StoreError::Ambiguous {
-                prefix: prefix.to_owned(),
-                examples: ids.join(", "),
-            }),
-        }
+        crate::unique_prefix(ids, prefix)
     }
 
     fn list(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>, StoreError> {

@@ -1159,6 +1159,17 @@ fn suppression_members_count_once(open: Open<'_>) {
     );
     let t = s.add_members(&[m("c", 1, 5)]).unwrap();
     assert_eq!(t["sup"].members, 3);
+    // A member raised again with more events counts them; a smaller copy changes nothing.
+    let t = s.add_members(&[m("a", 7, 10), m("b", 1, 20)]).unwrap();
+    assert_eq!(
+        t["sup"],
+        Totals {
+            members: 3,
+            count: 10,
+            first_seen: 5,
+            last_seen: 25
+        }
+    );
 }
 
 #[test]

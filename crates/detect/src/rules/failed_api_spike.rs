@@ -449,6 +449,10 @@ pub struct D1Row {
     /// The cutoff (`now()`) of the run that raised the row (the first one, in a hunt).
     #[serde(rename = "Cutoff", with = "crate::rfc3339")]
     pub cutoff: Timestamp,
+    /// The countries that met the multi-country gate (not a KQL column: the seed only tests
+    /// that there are two; see [`gate_countries`]).
+    #[serde(rename = "GateCountries")]
+    pub gate_countries: Vec<String>,
     /// The evidence events (not part of the KQL columns).
     #[serde(skip)]
     pub evidence: Evidence,
@@ -738,10 +742,15 @@ impl D1Engine {
             } else {
                 self.gate_from_raw(st, s, cutoff)
             };
-            if !gate {
+            let Some(gate) = gate else {
                 continue;
-            }
+            };
+            let from = rows.len();
             self.join(st, &last, s, cutoff, t_last, &mut rows);
+            let gate: Vec<String> = gate.iter().map(|c| c.as_str().to_owned()).collect();
+            for r in &mut rows[from..] {
+                r.gate_countries = gate.clone();
+            }
         }
         sort_rows(&mut rows);
         rows
@@ -825,7 +834,7 @@ impl D1Engine {
         })
     }
 
-    fn gate_from_buckets(&self, st: &SeriesState, s: i64, e: i64) -> bool {
+    fn gate_from_buckets(&self, st: &SeriesState, s: i64, e: i64) -> Option<Vec<Country>> {
         let b = self.c.bin;
         let whole = st.buckets.range(s..e).flat_map(|(&h, bk)| {
             let k = (h - s) / b;
@@ -835,10 +844,10 @@ impl D1Engine {
             let k = (e - s) / b;
             bk.countries_at_start.iter().map(move |&c| (k, c))
         });
-        two_countries_within(whole.chain(at_cutoff), self.c.window_bins)
+        gate_countries(whole.chain(at_cutoff), self.c.window_bins)
     }
 
-    fn gate_from_raw(&self, st: &SeriesState, s: i64, e: i64) -> bool {
+    fn gate_from_raw(&self, st: &SeriesState, s: i64, e: i64) -> Option<Vec<Country>> {
         let b = self.c.bin;
         let from = st.raw.partition_point(|r| r.time < s);
         let items = st
@@ -846,7 +855,7 @@ impl D1Engine {
             .range(from..)
             .take_while(|r| r.time <= e)
             .filter_map(|r| r.country.map(|c| ((r.time - s) / b, c)));
-        two_countries_within(items, self.c.window_bins)
+        gate_countries(items, self.c.window_bins)
     }
 
     /// The join with the evidence buckets `bin(t, b)` whose start lies in `[T − b, T + b]`.
@@ -914,40 +923,43 @@ impl D1Engine {
                 min_unauthorized: last.stats.min,
                 max_unauthorized: last.stats.max,
                 cutoff: e,
+                gate_countries: Vec::new(),
                 evidence: evidence(events, &self.c.names_of(all)),
             });
         }
     }
 }
 
-/// True when two items with different countries lie within `w` consecutive bins (`|k1 − k2| <
-/// w`). Items must come in non-decreasing bin order.
-fn two_countries_within(items: impl Iterator<Item = (i64, Country)>, w: i64) -> bool {
-    let mut window: VecDeque<(i64, Country)> = VecDeque::new();
-    let mut counts: Vec<(Country, u32)> = Vec::new();
-    for (k, country) in items {
-        while let Some(&(k0, c0)) = window.front() {
-            if k0 > k - w {
-                break;
-            }
-            window.pop_front();
-            if let Some(i) = counts.iter().position(|(c, _)| *c == c0) {
-                counts[i].1 -= 1;
-                if counts[i].1 == 0 {
-                    counts.swap_remove(i);
-                }
-            }
+/// The multi-country gate: the countries that met it, or `None`. Items are `(bin, country)` in any
+/// order; two items with different countries meet it when they lie within `w` consecutive bins
+/// (`|k1 − k2| < w`). The countries returned are those of the first window that meets it: every
+/// country in the bins `(k − w, k]` for the smallest such `k` (sorted), so the result does not
+/// depend on the order of items within a bin (the DataFusion engine computes the same from
+/// unordered aggregates).
+pub fn gate_countries(items: impl Iterator<Item = (i64, Country)>, w: i64) -> Option<Vec<Country>> {
+    let mut items: Vec<(i64, Country)> = items.collect();
+    items.sort_unstable();
+    items.dedup();
+    let mut start = 0;
+    let mut i = 0;
+    while i < items.len() {
+        let k = items[i].0;
+        let mut end = i;
+        while end < items.len() && items[end].0 == k {
+            end += 1;
         }
-        window.push_back((k, country));
-        match counts.iter_mut().find(|(c, _)| *c == country) {
-            Some(entry) => entry.1 += 1,
-            None => counts.push((country, 1)),
+        while items[start].0 <= k - w {
+            start += 1;
         }
-        if counts.len() >= 2 {
-            return true;
+        let mut window: Vec<Country> = items[start..end].iter().map(|&(_, c)| c).collect();
+        window.sort_unstable();
+        window.dedup();
+        if window.len() >= 2 {
+            return Some(window);
         }
+        i = end;
     }
-    false
+    None
 }
 
 fn evidence<'a>(events: impl Iterator<Item = &'a RawEvent> + Clone, names: &[String]) -> Evidence {
@@ -1230,6 +1242,7 @@ pub fn alert_from_rows(rows: &[D1Row], params: &Params) -> Option<Alert> {
     let mut hours = Vec::new();
     for r in rows {
         let ev = &r.evidence;
+        countries.extend(r.gate_countries.iter().cloned());
         names.extend(ev.event_names.iter().cloned());
         ids.extend(ev.event_ids.iter().cloned());
         ips.extend(ev.source_ips.iter().cloned());
@@ -1261,7 +1274,7 @@ pub fn alert_from_rows(rows: &[D1Row], params: &Params) -> Option<Alert> {
         "Long-term key {key} ({arn}) was denied {n} call(s) to {d} distinct critical API(s) ({set}) \
          in the {bin} bin starting {t}: z-score {z:.2} against a {lookback} mean of {avg:.4} \
          distinct denied APIs per bin (variance {var:.4}), Tukey outlier score {outlier}; \
-         the key was used from two or more countries within {window}.",
+         the key was used from {gate} within {window}.",
         key = first.access_key_id,
         arn = first.user_arn,
         n = first.unauthorized_event_count,
@@ -1274,6 +1287,11 @@ pub fn alert_from_rows(rows: &[D1Row], params: &Params) -> Option<Alert> {
         avg = first.average_unauthorized,
         var = first.variance_unauthorized,
         window = params.window,
+        gate = if first.gate_countries.is_empty() {
+            "two or more countries".to_owned()
+        } else {
+            first.gate_countries.join(" and ")
+        },
     );
     Some(Alert {
         id: alert_id(

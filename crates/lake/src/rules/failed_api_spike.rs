@@ -162,7 +162,9 @@ pub fn gate_sql(p: &Params, passed: &[(String, String, i64, i64, i64)]) -> Strin
            SELECT arn, key, h, country, bool_or(t = h) AS at_start
            FROM ({view}) WHERE country IS NOT NULL GROUP BY arn, key, h, country
          )
-         SELECT p.arn, p.key, p.bin_t FROM passed p JOIN countries c
+         SELECT p.arn, p.key, p.bin_t,
+           array_agg(concat(CAST((c.h - (p.bin_t + {b} - {l})) / {b} AS VARCHAR), ':', c.country)) AS gate
+         FROM passed p JOIN countries c
            ON c.arn = p.arn AND c.key = p.key
          WHERE c.h >= p.bin_t + {b} - {l}
            AND (c.h < p.bin_t + {b} OR (c.h = p.bin_t + {b} AND c.at_start))
@@ -278,6 +280,25 @@ pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
     }
     let g = Rows::collect(ctx.sql(&gate_sql(p, &passed)).await?).await?;
     let (arns, keys, bins) = (g.text("arn")?, g.text("key")?, g.int("bin_t")?);
+    // The countries that met the gate, by the embedded rule's own function ("bin:country").
+    let w = (p.window.nanos() / p.bin.nanos()).max(1);
+    let gates: HashMap<(String, String, i64), Vec<String>> = g
+        .text_lists("gate")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, items)| {
+            let items = items.into_iter().filter_map(|it| {
+                let (k, c) = it.split_once(':')?;
+                Some((k.parse::<i64>().ok()?, trailhound_model::Country::new(c)?))
+            });
+            let countries = embedded::gate_countries(items, w)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect();
+            ((arns[i].clone(), keys[i].clone(), bins[i]), countries)
+        })
+        .collect();
     let gated: Vec<_> = (0..g.len())
         .filter_map(|i| {
             let s = scored.get(&(arns[i].clone(), keys[i].clone(), bins[i]))?;
@@ -345,6 +366,10 @@ pub async fn rows(ctx: &SessionContext, p: &Params) -> Result<Vec<D1Row>> {
             min_unauthorized: s.min,
             max_unauthorized: s.max,
             cutoff: bins[i] + p.bin.nanos(),
+            gate_countries: gates
+                .get(&(arns[i].clone(), keys[i].clone(), bins[i]))
+                .cloned()
+                .unwrap_or_default(),
             evidence: Evidence {
                 first_seen: first[i],
                 last_seen: last[i],

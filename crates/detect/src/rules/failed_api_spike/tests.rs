@@ -373,6 +373,34 @@ fn the_traps_count_nowhere() {
 }
 
 #[test]
+fn gate_names_the_countries_of_its_first_window() {
+    let c = |s: &str| Country::new(s).unwrap();
+    assert_eq!(
+        gate_countries([(5, c("RU")), (0, c("US"))].into_iter(), 8),
+        Some(vec![c("RU"), c("US")])
+    );
+    assert_eq!(
+        gate_countries([(0, c("US")), (8, c("RU"))].into_iter(), 8),
+        None
+    );
+    // The first window that meets the gate: US and DE at bins 0 and 3; RU later is not in it.
+    assert_eq!(
+        gate_countries(
+            [
+                (0, c("US")),
+                (3, c("DE")),
+                (3, c("US")),
+                (20, c("RU")),
+                (21, c("US"))
+            ]
+            .into_iter(),
+            8
+        ),
+        Some(vec![c("DE"), c("US")])
+    );
+}
+
+#[test]
 fn gate_needs_two_countries_within_eight_start_aligned_bins() {
     // S = cutoff − 14 d is at hh:30, so the gate's bins run from hh:30 to hh+1:30.
     let cutoff = T0 + 8 * DAY + 30 * MIN;
@@ -911,8 +939,14 @@ fn gate_closed_form_equals_sliding_window_counts() {
         )
         .iter()
         .any(|row| row.dcount > 1);
-        let closed = two_countries_within(recs.iter().map(|&(t, c)| ((t - start) / bin, c)), w);
-        assert_eq!(closed, reference, "w={w} {recs:?}");
+        let items = || recs.iter().map(|&(t, c)| ((t - start) / bin, c));
+        let gate = gate_countries(items(), w);
+        assert_eq!(gate.is_some(), reference, "w={w} {recs:?}");
+        // The countries do not depend on the order of the items.
+        assert_eq!(gate_countries(items().rev(), w), gate);
+        if let Some(g) = &gate {
+            assert!(g.len() >= 2 && g.windows(2).all(|p| p[0] < p[1]), "{g:?}");
+        }
         if reference { yes += 1 } else { no += 1 }
     }
     assert!(yes > 50 && no > 50, "{yes} {no}");
