@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: decode-only vs full hunt (D1-D4) on a generated set, with peak RSS.
+# End-to-end benchmark: decode-only vs full hunt (every rule) on a generated set, with peak RSS;
+# then the triage an analyst gets from it: a hunt into an alert store with the HTML report, the
+# open incidents, where the planted attacks rank, and the report's size.
 #
 #   bench/hunt.sh [GB]        # default 10: about 7.6 million events, 10 GB uncompressed
 #
 # Generates the set once under target/bench-data/hunt-<GB>gb (deterministic, seed 1), then runs
 #   trailhound hunt --decode-only   (read, gunzip, parse, order, GeoIP; no detections)
-#   trailhound hunt                 (the same plus D1-D4, no alert store)
-# and prints events/s, MB/s (uncompressed), peak RSS and the ratio of the two speeds.
+#   trailhound hunt                 (the same plus every rule, no alert store)
+#   trailhound hunt --store ... --format html   (the same into a fresh SQLite store, with the report)
+# and prints events/s, MB/s (uncompressed), peak RSS and the ratio of the two speeds, then the
+# incidents. BIN=path/to/trailhound uses that binary (no build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 gb=${1:-10}
 events=$(( gb * 1000000000 / 1320 ))
 data=target/bench-data/hunt-${gb}gb
-cargo build --release -q
-bin=target/release/trailhound
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q
+fi
+bin=${BIN:-target/release/trailhound}
 if [ ! -f "$data/manifest.json" ]; then
   rm -rf "$data"
   echo "generating $events events (~${gb} GB uncompressed) into $data ..."
@@ -41,3 +47,24 @@ python3 - <<'PY'
 d = float(open("target/bench-data/last-decode-only.secs").read()); h = float(open("target/bench-data/last-full-hunt.secs").read())
 print(f"full hunt runs at {100 * d / h:.0f} % of the decode-only speed")
 PY
+
+# Triage: a hunt into a fresh store with the HTML report, then the ranked incidents.
+store=$(mktemp -d)
+/usr/bin/time -f "%e %M" -o "$store/time" "$bin" hunt "$data/AWSLogs" --no-progress --store "$store/alerts.db" \
+  --format html --output "$store/report.html" >/dev/null 2>"$store/err" || { cat "$store/err"; exit 1; }
+"$bin" incidents list --store "$store/alerts.db" --format jsonl > "$store/incidents.jsonl"
+python3 - "$store" "$data/manifest.json" <<'PY'
+import json, os, sys
+d, manifest = sys.argv[1], json.load(open(sys.argv[2]))
+secs, rss = open(f"{d}/time").read().split()
+incidents = [json.loads(l) for l in open(f"{d}/incidents.jsonl")]
+planted = [s["access_key_id"] for s in manifest["scenarios"]]
+ranks = {k: next((i + 1 for i, x in enumerate(incidents) if x["subject"] == k), None) for k in planted}
+print(f"triage       hunt into a store with the report: {float(secs):.1f} s, peak RSS {int(rss) / 1024:.0f} MB")
+print(f"             {len(incidents)} open incidents; planted attacks rank {sorted(ranks.values(), key=lambda r: r or 10**9)} "
+      f"(of {len(planted)} planted); report {os.path.getsize(f'{d}/report.html') / 1e6:.2f} MB")
+for i, x in enumerate(incidents[:8]):
+    print(f"  {i + 1:>2} {x['risk_score']:>3} {x['severity']:<8} {x['subject'][:44]:<44} {x['alert_count']:>5} alerts  {', '.join(x['rules'][:3])}")
+PY
+grep -E "^(alerts|store)" "$store/err" | cut -c1-300
+rm -rf "$store"

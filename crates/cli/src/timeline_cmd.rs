@@ -124,7 +124,8 @@ pub fn run(args: TimelineArgs) -> Result<()> {
     for message in read(found.files, options) {
         if let Message::Events(events) = message {
             for mut e in events {
-                let origin = triage.observe(&e);
+                triage.observe(&e);
+                let origin = triage.lineage().origin_of(&e);
                 let mine = match (&args.key, &args.principal) {
                     (Some(k), _) => {
                         e.user.access_key_id == k.as_str() || origin.root_key == k.as_str()

@@ -62,9 +62,8 @@ impl Triage {
         }
     }
 
-    /// Sees one event (every event, allow-listed ones too: lineage is who, not what); returns
-    /// who stands behind it.
-    pub fn observe(&mut self, e: &Event) -> lineage::Origin {
+    /// Sees one event (every event, allow-listed ones too: lineage is who, not what).
+    pub fn observe(&mut self, e: &Event) {
         let minting = Lineage::is_minting(e).then(|| {
             let read = |i: usize| {
                 self.ids[i].and_then(|id| trailhound_decode::extra_value(e, &self.extra, id))
@@ -78,7 +77,7 @@ impl Triage {
                     expiration: exp.as_deref().and_then(parse_expiration),
                     role_arn: role.as_deref(),
                 };
-                self.lineage.observe(e, Some(m))
+                self.lineage.observe(e, Some(m));
             }
             _ => self.lineage.observe(e, None),
         }

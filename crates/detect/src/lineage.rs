@@ -127,8 +127,10 @@ impl Lineage {
     }
 
     /// Sees one event (in time order, a few late ones tolerated), with its minting fields when
-    /// it is a minting call. Returns the event's origin.
-    pub fn observe(&mut self, e: &Event, minting: Option<Minting<'_>>) -> Origin {
+    /// it is a minting call. Cheap for most events: one look-up for a temporary key while minted
+    /// keys are live, nothing else (origins are worked out only for minting calls, and by
+    /// [`Lineage::origin_of`] for whoever asks).
+    pub fn observe(&mut self, e: &Event, minting: Option<Minting<'_>>) {
         if e.time > self.latest {
             self.latest = e.time;
         }
@@ -137,71 +139,68 @@ impl Lineage {
             self.live.retain(|_, m| m.expires + LATE_USE >= now);
             self.pruned = now;
         }
-        let origin = self.origin_of(e);
-        if let Some(m) = minting.filter(|m| AccessKeyKind::of(m.key) == AccessKeyKind::Temporary) {
-            let expires = m.expiration.unwrap_or(e.time + DEFAULT_LIFETIME);
-            let role = m.role_arn.filter(|r| !r.is_empty());
-            let child = Origin {
-                root_key: origin.root_key.clone(),
-                principal: match (origin.root_key.is_empty(), role) {
-                    (true, Some(r)) => r.into(),
-                    _ => origin.principal.clone(),
-                },
-            };
-            if !origin.root_key.is_empty() {
-                let list = self
-                    .sessions
-                    .entry(origin.root_key.to_string())
-                    .or_default();
-                if list.len() < MAX_SESSIONS_PER_ROOT
-                    && !list.iter().any(|s| s.access_key_id == m.key)
-                {
-                    list.push(Session {
-                        access_key_id: m.key.to_owned(),
-                        minted_by: e.event_name.to_string(),
-                        parent_key: e.user.access_key_id.to_string(),
-                        minted_at: e.time,
-                        expires,
-                        role_arn: role.map(str::to_owned),
-                    });
-                }
-            }
-            self.live.insert(
-                m.key.into(),
-                Minted {
-                    origin: child,
-                    expires,
-                },
-            );
+        let key = &e.user.access_key_id;
+        if !self.live.is_empty()
+            && AccessKeyKind::of(key) == AccessKeyKind::Temporary
+            && !self.used.contains_key(key)
+            && let Some(m) = self
+                .live
+                .get(key)
+                .filter(|m| e.time <= m.expires + LATE_USE)
+        {
+            let o = m.origin.clone();
+            self.used.insert(key.clone(), o);
         }
-        origin
+        let Some(m) = minting.filter(|m| AccessKeyKind::of(m.key) == AccessKeyKind::Temporary)
+        else {
+            return;
+        };
+        let origin = self.origin_of(e);
+        let expires = m.expiration.unwrap_or(e.time + DEFAULT_LIFETIME);
+        let role = m.role_arn.filter(|r| !r.is_empty());
+        let child = Origin {
+            root_key: origin.root_key.clone(),
+            principal: match (origin.root_key.is_empty(), role) {
+                (true, Some(r)) => service_or_role(r).into(),
+                _ => origin.principal.clone(),
+            },
+        };
+        if !origin.root_key.is_empty() {
+            let list = self
+                .sessions
+                .entry(origin.root_key.to_string())
+                .or_default();
+            if list.len() < MAX_SESSIONS_PER_ROOT && !list.iter().any(|s| s.access_key_id == m.key)
+            {
+                list.push(Session {
+                    access_key_id: m.key.to_owned(),
+                    minted_by: e.event_name.to_string(),
+                    parent_key: e.user.access_key_id.to_string(),
+                    minted_at: e.time,
+                    expires,
+                    role_arn: role.map(str::to_owned),
+                });
+            }
+        }
+        self.live.insert(
+            m.key.into(),
+            Minted {
+                origin: child,
+                expires,
+            },
+        );
     }
 
-    /// The origin of the key that signed `e` (without remembering anything).
-    fn origin_of(&mut self, e: &Event) -> Origin {
+    /// Who stands behind the key that signed `e` (call after [`observe`](Lineage::observe)).
+    pub fn origin_of(&self, e: &Event) -> Origin {
         let key = &e.user.access_key_id;
         match AccessKeyKind::of(key) {
             AccessKeyKind::LongTerm => Origin {
                 root_key: key.clone(),
                 principal: e.user.arn.clone(),
             },
-            AccessKeyKind::Temporary => {
-                if let Some(o) = self.used.get(key) {
-                    return o.clone();
-                }
-                match self.live.get(key) {
-                    Some(m) if e.time <= m.expires + LATE_USE => {
-                        let o = m.origin.clone();
-                        self.used.insert(key.clone(), o.clone());
-                        o
-                    }
-                    _ => Origin {
-                        root_key: Str::default(),
-                        principal: principal_of(e),
-                    },
-                }
-            }
-            AccessKeyKind::Other => Origin {
+            AccessKeyKind::Temporary if self.used.contains_key(key) => self.used[key].clone(),
+            _ => Origin {
                 root_key: Str::default(),
                 principal: principal_of(e),
             },
@@ -377,6 +376,12 @@ mod tests {
         e
     }
 
+    /// Observes `e`, then asks who stands behind it.
+    fn see(l: &mut Lineage, e: &Event, m: Option<Minting<'_>>) -> Origin {
+        l.observe(e, m);
+        l.origin_of(e)
+    }
+
     const BOB: &str = "arn:aws:iam::111122223333:user/bob";
     const AKIA: &str = "AKIAAAAAAAAAAAAAAAAA";
     const ASIA1: &str = "ASIA1111111111111111";
@@ -385,7 +390,8 @@ mod tests {
     #[test]
     fn sessions_and_role_chains_lead_back_to_the_long_term_key() {
         let mut l = Lineage::new();
-        let o = l.observe(
+        let o = see(
+            &mut l,
             &ev(0, AKIA, "GetSessionToken", BOB),
             Some(Minting {
                 key: ASIA1,
@@ -395,7 +401,8 @@ mod tests {
         );
         assert_eq!(o.root_key, AKIA);
         // The session assumes a role: the role session's key still leads back to the AKIA key.
-        let o = l.observe(
+        let o = see(
+            &mut l,
             &ev(60, ASIA1, "AssumeRole", BOB),
             Some(Minting {
                 key: ASIA2,
@@ -405,7 +412,7 @@ mod tests {
         );
         assert_eq!((o.root_key.as_str(), o.principal.as_str()), (AKIA, BOB));
         let role_arn = "arn:aws:sts::111122223333:assumed-role/admin/s";
-        let o = l.observe(&ev(120, ASIA2, "ListUsers", role_arn), None);
+        let o = see(&mut l, &ev(120, ASIA2, "ListUsers", role_arn), None);
         assert_eq!((o.root_key.as_str(), o.principal.as_str()), (AKIA, BOB));
         assert_eq!(l.sessions(AKIA).len(), 2);
         assert_eq!(l.origin(ASIA2).unwrap().root_key, AKIA);
@@ -434,7 +441,8 @@ mod tests {
     #[test]
     fn expired_and_unknown_sessions_are_not_attributed() {
         let mut l = Lineage::new();
-        l.observe(
+        see(
+            &mut l,
             &ev(0, AKIA, "GetSessionToken", BOB),
             Some(Minting {
                 key: ASIA1,
@@ -445,13 +453,14 @@ mod tests {
         // Used past expiration + LATE_USE: not the key's any more (a reused id is not possible in
         // AWS; this bounds memory).
         for t in (0..4).map(|h| 3600 * (h + 1)) {
-            l.observe(&ev(t, AKIA, "ListUsers", BOB), None);
+            see(&mut l, &ev(t, AKIA, "ListUsers", BOB), None);
         }
-        let o = l.observe(&ev(3 * 3600, ASIA1, "ListUsers", BOB), None);
+        let o = see(&mut l, &ev(3 * 3600, ASIA1, "ListUsers", BOB), None);
         assert_eq!(o.root_key, "");
         assert_eq!(o.principal, BOB);
         // A role session whose minting is not in the data: the role is the principal.
-        let o = l.observe(
+        let o = see(
+            &mut l,
             &ev(
                 3 * 3600,
                 ASIA2,
@@ -467,7 +476,7 @@ mod tests {
         e.user.kind = "AWSService".into();
         e.source_ip = "lambda.amazonaws.com".into();
         assert_eq!(
-            l.observe(&e, None).principal,
+            see(&mut l, &e, None).principal,
             "aws-service:lambda.amazonaws.com"
         );
         // A failed minting call mints nothing: the caller passes no minting fields for it.

@@ -412,12 +412,19 @@ impl Planter<'_, '_> {
             &[first],
             json!({"matching_events": attack.len(), "note": "first event with both a new address and a new user agent; all attack events match"}),
         );
-        let d5 = self.alert(
+        let mut d5 = self.alert(
             RULE_CORRELATED_ELEVATED_ALERTS,
             first.t,
             &[first],
             json!({"correlated_rules": [RULE_FAILED_API_SPIKE, RULE_USER_AGENT_NEW_IP, RULE_UNAUTHORIZED_API_CALL], "anchor_rule": RULE_FIRST_SEEN_SOURCE_IP}),
         );
+        // D5's evidence unites its siblings', D1's gate countries included.
+        for c in &d1.countries {
+            if !d5.countries.contains(c) {
+                d5.countries.push(c.clone());
+            }
+        }
+        d5.countries.sort();
         let desc = format!(
             "{home_country} developer key, silent on critical APIs except one successful DescribeInstances a day and a ListBuckets from home at {}; at {} a scanner from {attacker_country} calls GetCallerIdentity (success), then ListUsers x4 and CreateUser x3 (AccessDenied) and DescribeInstances x5 in five regions (Client.UnauthorizedOperation), all within the hour starting {}",
             iso(gate.t),
