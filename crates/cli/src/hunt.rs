@@ -225,7 +225,10 @@ pub fn run(args: HuntArgs) -> Result<()> {
                         d.observe(e);
                     }
                     if let Some(a) = &mut activity {
-                        a.observe(e);
+                        match triage.lineage().origin(&e.user.access_key_id) {
+                            Some(o) if !o.root_key.is_empty() => a.observe_as(e, &o.root_key),
+                            _ => a.observe(e),
+                        }
                     }
                 }
             }

@@ -23,15 +23,40 @@ use crate::{Alert, Severity, alert_id, correlation};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
-    /// Lowest severity of an alert that opens an incident.
+    /// Lowest severity of an alert of Trailhound's own rules (D1–D5) that opens an incident.
     pub min_severity: Severity,
+    /// Lowest severity of a Sigma rule's alert that opens an incident: Sigma rules flag single
+    /// actions that administrators and applications also take (a security group changed, an
+    /// access key created), so by default only their high and critical alerts open one; lower
+    /// ones join an incident their key or principal already has.
+    pub sigma_min_severity: Severity,
 }
 
 impl Default for Params {
     fn default() -> Self {
         Self {
             min_severity: Severity::Medium,
+            sigma_min_severity: Severity::High,
         }
+    }
+}
+
+/// True for the alerts of Sigma rules (ids `sigma-…`).
+pub fn is_sigma(alert: &Alert) -> bool {
+    alert.rule_id.starts_with("sigma-")
+}
+
+/// The severity an alert weighs with in an incident's risk score: its own for Trailhound's
+/// rules; one level lower for a Sigma rule's (its level rates the action alone, not what the key
+/// did), low staying low.
+pub fn weight(alert: &Alert) -> Severity {
+    if !is_sigma(alert) {
+        return alert.severity;
+    }
+    match alert.severity {
+        Severity::Critical => Severity::High,
+        Severity::High => Severity::Medium,
+        Severity::Medium | Severity::Low => Severity::Low,
     }
 }
 
@@ -45,7 +70,12 @@ pub fn is_aws_service(subject: &str) -> bool {
 
 /// True when `alert` may open an incident.
 pub fn opens_incident(params: &Params, alert: &Alert) -> bool {
-    alert.severity >= params.min_severity && !is_aws_service(alert.subject())
+    let min = if is_sigma(alert) {
+        params.sigma_min_severity
+    } else {
+        params.min_severity
+    };
+    alert.severity >= min && !is_aws_service(alert.subject())
 }
 
 /// The id of the incident a subject's alert opens.
@@ -94,8 +124,8 @@ pub struct Summary {
     pub story: String,
 }
 
-/// The incident's risk score, 0–100 (`docs/decisions.md`, "Incidents"): the worst alert's risk
-/// score (21, 47, 73, 99), plus 5 for each distinct rule beyond the first (at most 15), plus 10
+/// The incident's risk score, 0–100 (`docs/decisions.md`, "Incidents"): the risk score (21, 47,
+/// 73, 99) of the worst alert as [`weight`]s it (a Sigma alert one level below its own), plus 5 for each distinct rule beyond the first (at most 15), plus 10
 /// when one of Trailhound's key-compromise detections D1–D4 fired (they look at the key's
 /// behaviour — new addresses, new agents, denied calls — where most Sigma rules flag actions that
 /// administrators also take), plus 10 when the correlation rule D5 fired, plus 5 for each country
@@ -132,6 +162,11 @@ pub fn summarize<'a>(subject: &str, alerts: impl IntoIterator<Item = &'a Alert>)
     let worst = alerts
         .iter()
         .map(|a| a.severity)
+        .max()
+        .unwrap_or(Severity::Low);
+    let weighed = alerts
+        .iter()
+        .map(|a| weight(a))
         .max()
         .unwrap_or(Severity::Low);
     let first_seen = alerts.iter().map(|a| a.first_seen).min().unwrap_or(0);
@@ -189,7 +224,7 @@ pub fn summarize<'a>(subject: &str, alerts: impl IntoIterator<Item = &'a Alert>)
         principal,
         severity: worst,
         risk_score: risk_score(
-            worst,
+            weighed,
             rule_ids.len(),
             rule_ids
                 .iter()
@@ -293,7 +328,8 @@ mod tests {
         s.suppressed_count = 4;
         let sum = summarize("AKIAROOT", [&d2, &s]);
         assert_eq!(sum.severity, Severity::High);
-        assert_eq!(sum.risk_score, 73 + 5 + 10 + 5 + 5);
+        // The high Sigma alert weighs as medium: 47, two rules, D2, two countries, 3 h.
+        assert_eq!(sum.risk_score, 47 + 5 + 10 + 5 + 5);
         assert_eq!(sum.rules, ["Sigma X", "First seen"]);
         assert_eq!(sum.access_key_ids, ["AKIAROOT", "ASIAX"]);
         assert_eq!(sum.alerts_with_suppressed, 6);
@@ -302,9 +338,14 @@ mod tests {
             "AKIAROOT 1:user/bob — DE, RU; 1970-01-01T00:00:00Z to 1970-01-01T03:00:00Z; Sigma X, First seen"
         );
         let p = Params::default();
-        let mut low = s.clone();
+        let mut medium = s.clone();
+        medium.severity = Severity::Medium;
+        // A high Sigma alert opens an incident, a medium one does not; a medium D2 does.
+        assert!(opens_incident(&p, &s) && !opens_incident(&p, &medium));
+        assert!(opens_incident(&p, &d2));
+        let mut low = d2.clone();
         low.severity = Severity::Low;
-        assert!(opens_incident(&p, &s) && !opens_incident(&p, &low));
+        assert!(!opens_incident(&p, &low));
         let mut svc = s.clone();
         svc.root_key.clear();
         svc.principal = "aws-service:lambda.amazonaws.com".into();

@@ -193,22 +193,25 @@ impl ActivityCollector {
         if e.key_kind() != AccessKeyKind::LongTerm {
             return;
         }
+        self.observe_as(e, &e.user.access_key_id);
+    }
+
+    /// Counts `e` in the activity of the long-term key `key`: an event signed by a session key
+    /// that `key` minted (key lineage) belongs to the key's charts.
+    pub fn observe_as(&mut self, e: &Event, key: &str) {
         let hour = e.time.div_euclid(HOUR) * HOUR;
         let unauthorized = is_unauthorized(&e.error_code);
         let name = unauthorized.then(|| self.names.id(&e.event_name));
         let ip = (!e.source_ip.is_empty()).then(|| self.ips.id(&e.source_ip));
-        let key = match self.keys.get_mut(e.user.access_key_id.as_str()) {
+        let key = match self.keys.get_mut(key) {
             Some(k) => k,
-            None => self
-                .keys
-                .entry(e.user.access_key_id.clone())
-                .or_insert(KeyAgg {
-                    arn: Str::default(),
-                    first: e.time,
-                    last: e.time,
-                    events: 0,
-                    hours: Vec::new(),
-                }),
+            None => self.keys.entry(key.into()).or_insert(KeyAgg {
+                arn: Str::default(),
+                first: e.time,
+                last: e.time,
+                events: 0,
+                hours: Vec::new(),
+            }),
         };
         if key.arn.is_empty() && !e.user.arn.is_empty() {
             key.arn = e.user.arn.clone();

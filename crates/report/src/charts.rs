@@ -35,6 +35,29 @@ pub(crate) fn rule_style(rule_id: &str) -> (&'static str, &str, Shape) {
     }
 }
 
+/// The label people read for a rule: `D1 Failed-API spike` for the built-in rules, else the
+/// rule's title (from its alerts; Sigma ids are UUIDs), cut to `max` characters.
+pub(crate) fn rule_label<'a>(
+    rule_id: &str,
+    mut alerts: impl Iterator<Item = &'a Alert>,
+    max: usize,
+) -> String {
+    let (code, label, _) = rule_style(rule_id);
+    if !code.is_empty() {
+        return format!("{code} {label}");
+    }
+    let title = alerts
+        .find(|a| a.rule_id == rule_id)
+        .map_or(rule_id, |a| a.rule_name.as_str());
+    if title.chars().count() > max {
+        let mut t: String = title.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        title.to_owned()
+    }
+}
+
 /// Sort position of a rule: registration order, unknown rules last.
 pub(crate) fn rule_order(rule_id: &str) -> usize {
     trailhound_detect::rules()
@@ -701,12 +724,7 @@ pub(crate) fn alert_chart(
     );
     for (i, r) in rules.iter().enumerate() {
         let y0 = TOP + LANE * i as f64;
-        let (code, label, _) = rule_style(r);
-        let label = if code.is_empty() {
-            label.to_owned()
-        } else {
-            format!("{code} {label}")
-        };
+        let label = rule_label(r, g.alerts.iter().map(|(a, _)| a), 18);
         let _ = write!(
             out,
             r#"<rect class="lane{}" x="{}" y="{}" width="{}" height="{}"/><text class="lane-label" x="{}" y="{}" text-anchor="end">{}</text>"#,

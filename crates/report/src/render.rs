@@ -522,7 +522,7 @@ fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
         .count();
     let _ = write!(
         out,
-        r#"<section class="card" id="incidents" data-testid="incidents"><h2>Incidents, highest risk first</h2><p class="muted">The alerts of one long-term key (with every session it minted) or one principal are one incident. {} incident{}; {} other key{} or principal{} with low-severity alerts only. Risk: the worst alert's score, more for several rules, Trailhound's key-compromise rules, the correlation rule, several countries and a span over an hour (docs/decisions.md).</p>"#,
+        r#"<section class="card" id="incidents" data-testid="incidents"><h2>Incidents, highest risk first</h2><p class="muted">The alerts of one long-term key (with every session it minted) or one principal are one incident. {} incident{}; {} other key{} or principal{} with alerts that open none (low ones, or Sigma ones below high). Risk: the worst alert's score (a Sigma alert's one level lower), more for several rules, Trailhound's key-compromise rules, the correlation rule, several countries and a span over an hour (docs/decisions.md).</p>"#,
         thousands(opening as u64),
         if opening == 1 { "" } else { "s" },
         thousands((groups.len() - opening) as u64),
@@ -538,7 +538,7 @@ fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
     out.push_str(r#"<div class="table-wrap"><table class="keys incidents-table"><thead><tr><th class="num">#</th><th class="num">Risk</th><th>Severity</th><th>Key or principal, and what happened</th><th class="num">Alerts</th></tr></thead><tbody>"#);
     for (g, sum) in groups.iter().zip(summaries).take(MAX_RANKED) {
         if g.index == opening && opening > 0 {
-            out.push_str(r#"<tr class="divider" data-testid="no-incident-divider"><td colspan="5">Low-severity alerts only: no incident opened (they join an incident if their key or principal gets one)</td></tr>"#);
+            out.push_str(r#"<tr class="divider" data-testid="no-incident-divider"><td colspan="5">No incident opened: low alerts, or Sigma alerts below high, only (they join an incident if their key or principal gets one)</td></tr>"#);
         }
         let who = if sum.root_key.is_empty() {
             incident::short_arn(&sum.subject).to_owned()
@@ -712,17 +712,17 @@ pub(crate) fn legend(out: &mut String, alerts: &[(Alert, String)], extra: &str) 
     rules.dedup();
     out.push_str(r#"<span class="legend">"#);
     for r in rules {
-        let (code, label, shape) = rule_style(r);
+        let (_, _, shape) = rule_style(r);
         out.push_str(r#"<span class="item">"#);
         shape_icon(out, shape, Severity::Low);
         let _ = write!(
             out,
             "{}</span>",
-            Esc(&if code.is_empty() {
-                label.to_owned()
-            } else {
-                format!("{code} {label}")
-            })
+            Esc(&crate::charts::rule_label(
+                r,
+                alerts.iter().map(|(a, _)| a),
+                60
+            ))
         );
     }
     for s in [
