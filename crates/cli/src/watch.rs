@@ -387,8 +387,16 @@ impl Watcher<'_> {
         if alerts.is_empty() {
             return Ok(0);
         }
-        let (stored, _) =
+        let (stored, incidents) =
             crate::triage::store_and_correlate(&mut *self.store, &self.triage, alerts)?;
+        if incidents.opened > 0 {
+            log(&format!(
+                "{} new incident{} ({} open or acknowledged)",
+                incidents.opened,
+                if incidents.opened == 1 { "" } else { "s" },
+                incidents.active
+            ));
+        }
         let mut out = std::io::stdout().lock();
         let mut new = 0;
         for (alert, item) in &stored {
