@@ -77,17 +77,17 @@ struct ListArgs {
     offset: u64,
 }
 
-/// Arguments of a status change.
+/// Arguments of a status change (of an alert, or of an incident and its alerts).
 #[derive(Args)]
-struct ChangeArgs {
-    /// The alert id (or a unique prefix of it).
-    id: String,
+pub(crate) struct ChangeArgs {
+    /// The id (or a unique prefix of it).
+    pub(crate) id: String,
     /// Why (recorded in the audit trail).
     #[arg(long, value_name = "TEXT")]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// Who (default: $USER, else "unknown").
     #[arg(long, value_name = "WHO")]
-    by: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 /// The store: `--store` (a file or a PostgreSQL URL), else the default file

@@ -13,7 +13,7 @@ use trailhound_model::format_rfc3339;
 use trailhound_store::incidents::{self, IncidentFilter};
 use trailhound_store::{AlertFilter, AlertStore, Status, StoredIncident};
 
-use crate::alerts_cmd::{default_actor, paint, parse_status, store_path};
+use crate::alerts_cmd::{ChangeArgs, default_actor, paint, parse_status, store_path};
 use crate::output::Format;
 
 /// Arguments of `trailhound incidents`.
@@ -54,19 +54,6 @@ enum IncidentsCommand {
     Close(ChangeArgs),
     /// Reopen an acknowledged or closed incident (its alerts keep their statuses).
     Reopen(ChangeArgs),
-}
-
-/// Arguments of a status change.
-#[derive(Args)]
-struct ChangeArgs {
-    /// The incident id (or a unique prefix of it).
-    id: String,
-    /// Why (recorded in the audit trail of the incident and of each alert).
-    #[arg(long, value_name = "TEXT")]
-    reason: Option<String>,
-    /// Who (default: $USER, else "unknown").
-    #[arg(long, value_name = "WHO")]
-    by: Option<String>,
 }
 
 /// Runs `incidents`.
