@@ -357,7 +357,7 @@ fn store_run(
             .position(|s| *s == item.status)
             .unwrap_or(0)] += 1;
     }
-    let line = format!(
+    let mut line = format!(
         "store {}: {new} new, {known} already known ({updated} with new evidence); {} open, {} acknowledged, {} closed; incidents: {} opened, {} updated, {} active",
         store.location(),
         by_status[0],
@@ -367,6 +367,23 @@ fn store_run(
         incidents.updated,
         incidents.active,
     );
+    // The incidents to look at first (`trailhound incidents list` has them all).
+    let top = store.incidents(&trailhound_store::IncidentFilter {
+        statuses: vec![Status::Open, Status::Acknowledged],
+        limit: Some(5),
+        ..Default::default()
+    })?;
+    for (i, inc) in top.iter().enumerate() {
+        let s = &inc.summary;
+        line.push_str(&format!(
+            "\n  {}. risk {} {} {}: {}",
+            i + 1,
+            s.risk_score,
+            s.severity.as_str(),
+            inc.id.get(..16).unwrap_or(&inc.id),
+            s.story
+        ));
+    }
     let out = stored
         .into_iter()
         .map(|(a, item)| (a, item.status.as_str().to_owned()))
