@@ -12,7 +12,7 @@ use trailhound_detect::Alert;
 use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
-use trailhound_source::{Message, ReadOptions, discover, read};
+use trailhound_source::{InputProblem, Message, ReadOptions, discover, read};
 use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
@@ -51,6 +51,11 @@ pub struct HuntArgs {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Exit with status 3 (after the whole run, alerts stored and written) when some input was
+    /// unreadable or bad: empty files, symlink loops, permissions, vanished files, bad gzip or
+    /// JSON, bad records.
+    #[arg(long)]
+    strict: bool,
     /// The alert store to write alerts to (and read open alerts from, for the correlation rule
     /// D5): an SQLite file, or a PostgreSQL URL (postgres://USER@HOST:PORT/DB[?schema=NAME]).
     /// Default: $TRAILHOUND_STORE, else $XDG_DATA_HOME/trailhound/alerts.db, else
@@ -154,11 +159,18 @@ pub fn run(args: HuntArgs) -> Result<()> {
         return conclude(&args, store, &triage, alerts, stats, None, started);
     }
     let found = discover(&crate::input_paths(&args.paths));
-    for (path, why) in &found.unreadable {
-        eprintln!("trailhound: cannot read {}: {why}", path.display());
+    for u in &found.unreadable {
+        eprintln!("trailhound: cannot read {}: {}", u.path.display(), u.why);
     }
     if found.files.is_empty() {
-        bail!("no CloudTrail files found in {}", args.paths.join(", "));
+        if found.unreadable.is_empty() {
+            bail!("no CloudTrail files found in {}", args.paths.join(", "));
+        }
+        bail!(
+            "no input could be read: {} (of {})",
+            problem_list(found.unreadable.iter().map(|u| u.problem)),
+            args.paths.join(", ")
+        );
     }
     let mut stats = RunStats {
         digest_files_skipped: found.digests.len() as u64,
@@ -172,6 +184,9 @@ pub fn run(args: HuntArgs) -> Result<()> {
         geoip: geo.description().to_owned(),
         ..RunStats::default()
     };
+    for u in &found.unreadable {
+        stats.add_input_problem(&u.path.display().to_string(), u.problem, &u.why);
+    }
     let progress = progress_bar(found.total_bytes(), args.no_progress);
     let names: Vec<String> = found
         .files
@@ -197,10 +212,24 @@ pub fn run(args: HuntArgs) -> Result<()> {
                 stats.bytes += report.bytes;
                 stats.decompressed_bytes += report.decompressed_bytes;
                 stats.digest_files_skipped += u64::from(report.digest);
-                if report.issue_counts.iter().any(|&n| n > 0) {
-                    stats.files_with_issues += 1;
+                match report.problem {
+                    // Nothing to decode: counted once, under the problem's own kind (an I/O
+                    // error says which: vanished, permission_denied, ...).
+                    Some(p) => {
+                        let detail = report
+                            .issues
+                            .first()
+                            .map_or("0 bytes", |i| i.detail.as_str());
+                        stats.add_input_problem(name, p, detail);
+                    }
+                    None => {
+                        if report.issue_counts.iter().any(|&n| n > 0) {
+                            stats.files_with_issues += 1;
+                        }
+                        stats.add_issues(name, &report.issue_counts, &report.issues);
+                        stats.readable_files += 1;
+                    }
                 }
-                stats.add_issues(name, &report.issue_counts, &report.issues);
                 progress.inc(report.bytes);
             }
             Message::Late(n) => stats.late_events += n,
@@ -246,6 +275,18 @@ pub fn run(args: HuntArgs) -> Result<()> {
         stats.blind_periods.extend(d.blind());
     }
     stats.countries = countries.len() as u64;
+    if stats.readable_files == 0 {
+        bail!(
+            "no input could be read: {} in {}",
+            problem_list(
+                stats
+                    .input_problems
+                    .iter()
+                    .flat_map(|(k, &n)| std::iter::repeat_n(*k, n as usize))
+            ),
+            args.paths.join(", ")
+        );
+    }
     conclude(&args, store, &triage, alerts, stats, activity, started)
 }
 
@@ -325,11 +366,61 @@ fn conclude(
         let json = serde_json::to_string_pretty(&stats)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
+    if args.strict && stats.any_bad_input() {
+        let kinds: Vec<String> = stats
+            .issues_by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        return Err(StrictFailure(kinds.join(", ")).into());
+    }
     Ok(())
 }
 
+/// `--strict` and some input was unreadable or bad: exit status 3.
+#[derive(Debug)]
+pub struct StrictFailure(String);
+
+impl std::fmt::Display for StrictFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "--strict: some input was unreadable or bad ({})", self.0)
+    }
+}
+
+impl std::error::Error for StrictFailure {}
+
 /// Alerts to report, each with its status.
 type Reported = Vec<(Alert, String)>;
+
+/// "2 empty_file, 1 symlink_loop": problems counted by kind.
+fn problem_list<K: ProblemName>(problems: impl Iterator<Item = K>) -> String {
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for p in problems {
+        *counts.entry(p.problem_name()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A problem's name ([`InputProblem::name`], or a name already).
+trait ProblemName {
+    fn problem_name(&self) -> &'static str;
+}
+
+impl ProblemName for InputProblem {
+    fn problem_name(&self) -> &'static str {
+        self.name()
+    }
+}
+
+impl ProblemName for &'static str {
+    fn problem_name(&self) -> &'static str {
+        self
+    }
+}
 
 /// Stores the run's alerts through [`crate::triage::store_and_correlate`]. Returns the alerts to
 /// report with their statuses in the store — the run's alerts and the D5 alerts that involve at

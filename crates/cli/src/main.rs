@@ -86,6 +86,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<hunt::StrictFailure>().is_some() => {
+            eprintln!("trailhound: {e:#}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("trailhound: error: {e:#}");
             ExitCode::from(2)

@@ -50,6 +50,11 @@ pub struct RunStats {
     pub countries: u64,
     /// The GeoIP database used.
     pub geoip: String,
+    /// Inputs that gave nothing to decode, by kind (empty_file, symlink_loop,
+    /// permission_denied, vanished, unreadable); they are in `issues_by_kind` too.
+    pub input_problems: BTreeMap<&'static str, u64>,
+    /// Files read that had no such problem.
+    pub readable_files: u64,
     /// Alerts by rule id.
     pub alerts_by_rule: BTreeMap<String, u64>,
     /// The rules' titles, by rule id (for the summary line, which people read).
@@ -90,6 +95,32 @@ impl RunStats {
                 detail: i.detail.clone(),
             });
         }
+    }
+
+    /// Counts an input that gave nothing to decode, under its kind in the input problems and in
+    /// the bad input (located by its path).
+    pub fn add_input_problem(
+        &mut self,
+        path: &str,
+        problem: trailhound_source::InputProblem,
+        detail: &str,
+    ) {
+        *self.input_problems.entry(problem.name()).or_default() += 1;
+        *self.issues_by_kind.entry(problem.name()).or_default() += 1;
+        self.files_with_issues += 1;
+        if self.issues.len() < MAX_LOCATED_ISSUES {
+            self.issues.push(LocatedIssue {
+                file: path.to_owned(),
+                record: None,
+                kind: problem.name(),
+                detail: detail.to_owned(),
+            });
+        }
+    }
+
+    /// True when some input was unreadable or bad (what `--strict` refuses).
+    pub fn any_bad_input(&self) -> bool {
+        !self.issues_by_kind.is_empty()
     }
 
     /// Fills in the rates from the elapsed time.

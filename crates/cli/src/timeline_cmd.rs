@@ -102,8 +102,8 @@ pub fn run(args: TimelineArgs) -> Result<()> {
         None => GeoIp::embedded(),
     };
     let found = discover(&crate::input_paths(&args.paths));
-    for (path, why) in &found.unreadable {
-        eprintln!("trailhound: cannot read {}: {why}", path.display());
+    for u in &found.unreadable {
+        eprintln!("trailhound: cannot read {}: {}", u.path.display(), u.why);
     }
     if found.files.is_empty() {
         bail!("no CloudTrail files found in {}", args.paths.join(", "));

@@ -260,8 +260,8 @@ impl Watcher<'_> {
             found.files.extend(more.files);
             found.unreadable.extend(more.unreadable);
         }
-        for (path, why) in &found.unreadable {
-            eprintln!("trailhound: cannot read {}: {why}", path.display());
+        for u in &found.unreadable {
+            eprintln!("trailhound: cannot read {}: {}", u.path.display(), u.why);
         }
         in_reading_order(&mut found.files);
         found.files

@@ -217,6 +217,68 @@ fn no_input_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no CloudTrail files found"));
 }
 
+/// Inputs that give nothing to decode are counted by kind, never skipped silently: only such
+/// inputs is exit status 2; some of them with `--strict` is 3 (after the whole run).
+#[cfg(unix)]
+#[test]
+fn unreadable_inputs_are_counted_and_fail_the_run_when_nothing_could_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    write(&logs.join("empty.json"), b"");
+    std::os::unix::fs::symlink("..", logs.join("sub/loop")).unwrap();
+    let run = |strict: bool| {
+        let mut c = Command::cargo_bin("trailhound").unwrap();
+        c.args(["hunt", "--no-store", "--no-progress", "--stats"])
+            .arg(dir.path().join("stats.json"))
+            .arg(&logs);
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().unwrap()
+    };
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: no input could be read: 1 empty_file, 1 symlink_loop in "),
+        "{err}"
+    );
+    // With one readable file beside them: the run goes on, and counts them.
+    write(
+        &logs.join("real.json"),
+        format!("{}\n{}\n", record(0, "8.8.8.8"), record(1, "8.8.8.8")).as_bytes(),
+    );
+    let out = run(false);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(s["events"], 2);
+    assert_eq!(
+        s["input_problems"],
+        serde_json::json!({"empty_file": 1, "symlink_loop": 1})
+    );
+    assert_eq!(s["issues_by_kind"]["empty_file"], 1);
+    assert_eq!(s["issues_by_kind"]["symlink_loop"], 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad input in 2 files: empty_file 1, symlink_loop 1"),
+        "{err}"
+    );
+    // --strict: the same run, then exit status 3.
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--strict: some input was unreadable or bad (1 empty_file, 1 symlink_loop)")
+    );
+}
+
 #[test]
 fn an_explicit_file_is_read_whatever_its_name() {
     let dir = tempfile::tempdir().unwrap();

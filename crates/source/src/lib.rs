@@ -77,7 +77,65 @@ pub struct Discovery {
     /// Files in walked folders whose name is not that of a CloudTrail file (README, LICENSE, ...).
     pub other: Vec<PathBuf>,
     /// Paths that could not be read, with the reason.
-    pub unreadable: Vec<(PathBuf, String)>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A path that could not be read at all, and why.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    /// The path (or S3 URL).
+    pub path: PathBuf,
+    /// What kind of problem.
+    pub problem: InputProblem,
+    /// The error's own words.
+    pub why: String,
+}
+
+/// Why an input gave nothing to decode: counted by kind in the run's summary and statistics
+/// (alongside the decoder's bad input), so that no input is ever skipped silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InputProblem {
+    /// A file of zero bytes.
+    EmptyFile,
+    /// A symbolic link that leads back into a folder being walked.
+    SymlinkLoop,
+    /// Not allowed to read (file or folder permissions).
+    PermissionDenied,
+    /// Listed, then gone before it was read (or named but not there).
+    Vanished,
+    /// Any other error of the file system or of S3.
+    Unreadable,
+}
+
+impl InputProblem {
+    /// The name used in summaries and statistics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            InputProblem::EmptyFile => "empty_file",
+            InputProblem::SymlinkLoop => "symlink_loop",
+            InputProblem::PermissionDenied => "permission_denied",
+            InputProblem::Vanished => "vanished",
+            InputProblem::Unreadable => "unreadable",
+        }
+    }
+
+    /// The problem an I/O error stands for.
+    pub fn of_io(e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => InputProblem::Vanished,
+            std::io::ErrorKind::PermissionDenied => InputProblem::PermissionDenied,
+            _ => InputProblem::Unreadable,
+        }
+    }
+
+    /// The problem a folder walk's error stands for.
+    fn of_walk(e: &walkdir::Error) -> Self {
+        if e.loop_ancestor().is_some() {
+            InputProblem::SymlinkLoop
+        } else {
+            e.io_error().map_or(InputProblem::Unreadable, Self::of_io)
+        }
+    }
 }
 
 /// True for names CloudTrail data is stored under: `.json`, `.jsonl`, `.ndjson`, each optionally
@@ -109,12 +167,20 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
         if text.starts_with("s3://") {
             match S3Source::open(&text) {
                 Ok(source) => d.push_s3(&source, None),
-                Err(why) => d.unreadable.push((root.clone(), why)),
+                Err(why) => d.unreadable.push(Unreadable {
+                    path: root.clone(),
+                    problem: InputProblem::Unreadable,
+                    why,
+                }),
             }
             continue;
         }
         match std::fs::metadata(root) {
-            Err(e) => d.unreadable.push((root.clone(), e.to_string())),
+            Err(e) => d.unreadable.push(Unreadable {
+                path: root.clone(),
+                problem: InputProblem::of_io(&e),
+                why: e.to_string(),
+            }),
             Ok(m) if m.is_file() => d.push_file(root.clone(), m.len()),
             Ok(_) => {
                 for entry in walkdir::WalkDir::new(root)
@@ -127,7 +193,11 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                                 .path()
                                 .map(Path::to_path_buf)
                                 .unwrap_or_else(|| root.clone());
-                            d.unreadable.push((p, e.to_string()));
+                            d.unreadable.push(Unreadable {
+                                path: p,
+                                problem: InputProblem::of_walk(&e),
+                                why: e.to_string(),
+                            });
                         }
                         Ok(e) if e.file_type().is_file() => {
                             let name = e.file_name().to_string_lossy();
@@ -168,7 +238,11 @@ pub fn discover_s3(source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) -
 impl Discovery {
     fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) {
         match source.list(from) {
-            Err(why) => self.unreadable.push((PathBuf::from(source.url()), why)),
+            Err(why) => self.unreadable.push(Unreadable {
+                path: PathBuf::from(source.url()),
+                problem: InputProblem::Unreadable,
+                why,
+            }),
             Ok(objects) => {
                 for o in objects {
                     let path = PathBuf::from(source.object_url(&o.key));
@@ -230,6 +304,8 @@ pub struct FileReport {
     pub issues: Vec<Issue>,
     /// Every problem counted by kind, indexed like [`IssueKind::ALL`].
     pub issue_counts: [u64; IssueKind::ALL.len()],
+    /// Why the file gave nothing to decode (empty, vanished, not readable), if it did not.
+    pub problem: Option<InputProblem>,
 }
 
 /// What the stream delivers, in order.
@@ -360,10 +436,15 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 digest: d.digest,
                 issues: d.issues,
                 issue_counts: d.issue_counts,
+                problem: raw.is_empty().then_some(InputProblem::EmptyFile),
             };
             (report, d.events)
         }
         Err(e) => {
+            let problem = match &file.origin {
+                Origin::Local => InputProblem::of_io(&e),
+                Origin::S3 { .. } => InputProblem::Unreadable,
+            };
             let issue = Issue {
                 kind: IssueKind::Io,
                 record: None,
@@ -379,6 +460,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 digest: false,
                 issues: vec![issue],
                 issue_counts,
+                problem: Some(problem),
             };
             (report, Vec::new())
         }
@@ -436,4 +518,41 @@ impl Reorder {
 
 fn sort_events(events: &mut [Event]) {
     events.sort_by_key(|e| (e.time, e.provenance.file, e.provenance.record));
+}
+
+#[cfg(test)]
+mod input_problem_tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_name_their_input_problem() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(
+            InputProblem::of_io(&Error::from(ErrorKind::NotFound)),
+            InputProblem::Vanished
+        );
+        assert_eq!(
+            InputProblem::of_io(&Error::from(ErrorKind::PermissionDenied)),
+            InputProblem::PermissionDenied
+        );
+        assert_eq!(
+            InputProblem::of_io(&Error::other("disk on fire")),
+            InputProblem::Unreadable
+        );
+        // A file that vanished between the listing and the read.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("gone.json");
+        std::fs::write(&f, b"{}").unwrap();
+        let found = discover(&[dir.path().to_path_buf()]);
+        std::fs::remove_file(&f).unwrap();
+        let reports: Vec<FileReport> = read(found.files, ReadOptions::default())
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::File(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].problem, Some(InputProblem::Vanished));
+    }
 }
