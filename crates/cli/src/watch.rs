@@ -230,7 +230,16 @@ impl Watcher<'_> {
                 .then(|| again.iter().filter_map(|f| f.delivery_time).min())
                 .flatten()
                 .map(|t| t + LOOKBACK);
-            let (events, mut alerts) = self.read_and_detect(again);
+            // Only the records processed before: a file that grew since is read on from there
+            // by the next batch.
+            let ranges: Vec<(u64, u64)> = again
+                .iter()
+                .map(|f| {
+                    let done = self.done.get(&key(f)).map_or(0, |w| w.records);
+                    (0, if done == 0 { u64::MAX } else { done })
+                })
+                .collect();
+            let (events, mut alerts, _) = self.read_and_detect(again, &ranges);
             if let Some(from) = trust_from {
                 alerts.retain(|a| a.time >= from);
             }
@@ -248,7 +257,13 @@ impl Watcher<'_> {
         let newest = self.done.values().filter_map(|f| f.delivery_time).max();
         self.list(newest.map(|t| t - DAY))
             .into_iter()
-            .filter(|f| !self.done.contains_key(&key(f)))
+            .filter(|f| match self.done.get(&key(f)) {
+                None => true,
+                // A local file that changed size since it was read (written in place, or
+                // appended to) is read again, from the first record not yet processed. S3
+                // objects are immutable: a re-uploaded key is listed as a new object.
+                Some(w) => matches!(f.origin, Origin::Local) && w.size != f.size,
+            })
             .collect()
     }
 
@@ -269,19 +284,29 @@ impl Watcher<'_> {
 
     /// Reads, detects, stores and checkpoints one batch of new files.
     fn batch(&mut self, files: Vec<InputFile>) -> Result<()> {
-        let (s3_marks, marks): (Vec<_>, Vec<_>) = files
+        let n = files.len();
+        let mut marks: Vec<(bool, WatchedFile)> = files
             .iter()
             .map(|f| {
                 let mark = WatchedFile {
                     key: key(f),
                     size: f.size,
                     delivery_time: f.delivery_time,
+                    records: 0,
                 };
                 (matches!(f.origin, Origin::S3 { .. }), mark)
             })
-            .partition(|(s3, _)| *s3);
-        let n = files.len();
-        let (events, alerts) = self.read_and_detect(files);
+            .collect();
+        // A file read before starts after the records already processed.
+        let ranges: Vec<(u64, u64)> = marks
+            .iter()
+            .map(|(_, m)| (self.done.get(&m.key).map_or(0, |w| w.records), u64::MAX))
+            .collect();
+        let (events, alerts, records) = self.read_and_detect(files, &ranges);
+        for ((_, m), (r, (from, _))) in marks.iter_mut().zip(records.iter().zip(&ranges)) {
+            m.records = (*r).max(*from);
+        }
+        let (s3_marks, marks): (Vec<_>, Vec<_>) = marks.into_iter().partition(|(s3, _)| *s3);
         let new = self.store_alerts(alerts)?;
         // Only now, with the alerts stored, are the files done.
         for (source, marks) in [(LOCAL_SOURCE, marks), (S3_SOURCE, s3_marks)] {
@@ -308,9 +333,16 @@ impl Watcher<'_> {
         Ok(())
     }
 
-    /// Decodes and enriches `files`, then feeds the rules every held event that no later file can
-    /// precede; returns the number of events decoded and the alerts that became final.
-    fn read_and_detect(&mut self, files: Vec<InputFile>) -> (u64, Vec<Alert>) {
+    /// Decodes and enriches `files` (of each, only the records numbered within its `range`,
+    /// `[from, to)`), then feeds the rules every held event that no later file can precede;
+    /// returns the number of events decoded, the alerts that became final, and per file how far
+    /// its records go (one past the last record that became an event).
+    fn read_and_detect(
+        &mut self,
+        files: Vec<InputFile>,
+        ranges: &[(u64, u64)],
+    ) -> (u64, Vec<Alert>, Vec<u64>) {
+        let mut records = vec![0u64; files.len()];
         let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
         // Events older than the newest delivery time minus the slack are final (files arrive in
         // delivery order); a file without a delivery time in its name releases everything.
@@ -348,6 +380,14 @@ impl Watcher<'_> {
                 }
                 Message::Late(_) => {}
                 Message::Events(mut events) => {
+                    for e in &events {
+                        let f = e.provenance.file as usize;
+                        records[f] = records[f].max(u64::from(e.provenance.record) + 1);
+                    }
+                    events.retain(|e| {
+                        let (from, to) = ranges[e.provenance.file as usize];
+                        (from..to).contains(&u64::from(e.provenance.record))
+                    });
                     decoded += events.len() as u64;
                     for e in &mut events {
                         e.country = cache.resolve(&e.source_ip).1;
@@ -366,7 +406,7 @@ impl Watcher<'_> {
         for d in &mut self.detectors {
             alerts.extend(d.drain());
         }
-        (decoded, alerts)
+        (decoded, alerts, records)
     }
 
     /// Feeds events, in time order, to the rules (allow-listed ones excepted).

@@ -483,3 +483,84 @@ fn watch_resumes_from_a_postgres_checkpoint() {
     drop(pg);
     drop(keep);
 }
+
+/// A file written in place in two halves (as a log shipper appends) while one watcher runs: it
+/// reads the first half (the last line cut mid-record), then, when the file grows, reads on from
+/// the first record not yet processed. Every event counts exactly once: the D4 alert of the hour
+/// counts all six denied calls, not three (the rest never read) nor nine (the first half twice).
+/// The same across a restart (`--once`, which replays only the records processed).
+#[test]
+fn a_file_written_in_two_halves_counts_every_event_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let store = tmp.path().join("alerts.db");
+    let log = tmp.path().join("watch.log");
+    let record = |i: u32| {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","principalId":"AIDAX","arn":"arn:aws:iam::111122223333:user/u","accountId":"111122223333","accessKeyId":"AKIAGROWGROWGROWGROW","userName":"u"}},"eventTime":"2026-02-01T10:0{i}:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2","errorCode":"AccessDenied","eventID":"grow-{i}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#
+        )
+    };
+    let all: String = (0..6).map(|i| record(i) + "\n").collect();
+    let file = logs.join("shipper.jsonl");
+    // The first half: three whole records and half of the fourth.
+    let cut = (0..3).map(|i| record(i).len() + 1).sum::<usize>() + 40;
+    std::fs::write(&file, &all[..cut]).unwrap();
+    let checkpoint = || {
+        SqliteStore::open_existing(&store)
+            .and_then(|s| s.watched_files("file"))
+            .unwrap_or_default()
+    };
+    let wait_for = |size: usize| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !checkpoint().iter().any(|w| w.size == size as u64) {
+            assert!(
+                Instant::now() < deadline,
+                "the watcher did not read {size} bytes; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut child = start_watch(logs.as_os_str(), &store, &log, &[]);
+    wait_for(cut);
+    assert_eq!(checkpoint()[0].records, 3);
+    // The rest of the file arrives, written in place.
+    std::fs::write(&file, &all).unwrap();
+    wait_for(all.len());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let d4 = |alerts: &[Value]| -> Vec<(u64, Vec<String>)> {
+        alerts
+            .iter()
+            .filter(|a| a["rule_id"] == "aws-akia-unauthorized-api-call")
+            .map(|a| {
+                let ids = a["event_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect();
+                (a["count"].as_u64().unwrap(), ids)
+            })
+            .collect()
+    };
+    let want: Vec<String> = (0..6).map(|i| format!("grow-{i}")).collect();
+    assert_eq!(d4(&all_alerts(&store)), [(6, want.clone())]);
+    let w = checkpoint();
+    assert_eq!((w[0].size, w[0].records), (all.len() as u64, 6));
+    // A restart replays only the processed records and changes nothing.
+    run_ok(&[
+        "watch".as_ref(),
+        logs.as_os_str(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--once".as_ref(),
+    ]);
+    assert_eq!(d4(&all_alerts(&store)), [(6, want)]);
+    let _ = child.kill();
+}

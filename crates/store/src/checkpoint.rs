@@ -17,6 +17,10 @@ pub struct WatchedFile {
     pub size: u64,
     /// The delivery time in its name, if any.
     pub delivery_time: Option<Timestamp>,
+    /// How many of its records were processed (records are numbered by position). A local file
+    /// that grows is read again from there, so its first records are never counted twice;
+    /// 0 when unknown (a checkpoint written before version 3): then the whole file counts.
+    pub records: u64,
 }
 
 /// Stores which objects a watcher has processed, per source (the folder or prefix watched).

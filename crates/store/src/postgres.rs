@@ -962,7 +962,7 @@ impl Checkpoints for PostgresStore {
     fn watched_files(&self, source: &str) -> Result<Vec<WatchedFile>, StoreError> {
         self.client()
             .query(
-                "SELECT key, size, delivery_time FROM watched_files WHERE source = $1",
+                "SELECT key, size, delivery_time, records FROM watched_files WHERE source = $1",
                 &[&source],
             )?
             .iter()
@@ -971,6 +971,7 @@ impl Checkpoints for PostgresStore {
                     key: r.try_get(0)?,
                     size: r.try_get::<_, i64>(1)? as u64,
                     delivery_time: r.try_get(2)?,
+                    records: r.try_get::<_, i64>(3)? as u64,
                 })
             })
             .collect()
@@ -980,13 +981,15 @@ impl Checkpoints for PostgresStore {
         let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
         let sizes: Vec<i64> = files.iter().map(|f| f.size as i64).collect();
         let times: Vec<Option<i64>> = files.iter().map(|f| f.delivery_time).collect();
+        let records: Vec<i64> = files.iter().map(|f| clamp(f.records)).collect();
         self.client().execute(
-            "INSERT INTO watched_files (source, key, size, delivery_time, read_at)
-             SELECT $1, k, s, t, $5
-             FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[]) AS v (k, s, t)
+            "INSERT INTO watched_files (source, key, size, delivery_time, read_at, records)
+             SELECT $1, k, s, t, $5, r
+             FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::BIGINT[], $6::BIGINT[]) AS v (k, s, t, r)
              ON CONFLICT (source, key) DO UPDATE SET size = EXCLUDED.size,
-                 delivery_time = EXCLUDED.delivery_time, read_at = EXCLUDED.read_at",
-            &[&source, &keys, &sizes, &times, &now()],
+                 delivery_time = EXCLUDED.delivery_time, read_at = EXCLUDED.read_at,
+                 records = EXCLUDED.records",
+            &[&source, &keys, &sizes, &times, &now(), &records],
         )?;
         Ok(())
     }

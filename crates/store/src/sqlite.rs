@@ -98,6 +98,8 @@ CREATE TABLE watched_files (
 
 /// Version 3: incidents and suppression.
 /// * `alerts.incident_id`: the incident an alert is filed under (`NULL`: none).
+/// * `watched_files.records`: how many records of a watched file were processed (a file that
+///   grows is read again from there).
 /// * `alert_members`: the alerts folded into each suppressed alert (its own id, count and times),
 ///   so that a re-run or a later batch counts each member once.
 /// * `blind_periods`: when a rule could not raise alerts (its history was building), as the last
@@ -108,6 +110,7 @@ CREATE TABLE watched_files (
 /// The same text runs on PostgreSQL (see [`crate::postgres::MIGRATIONS`]).
 pub const MIGRATION_3: &str = r#"
 ALTER TABLE alerts ADD COLUMN incident_id TEXT;
+ALTER TABLE watched_files ADD COLUMN records BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX alerts_incident ON alerts (incident_id);
 CREATE TABLE alert_members (
     alert_id    TEXT NOT NULL,
@@ -217,13 +220,14 @@ impl SqliteStore {
 impl Checkpoints for SqliteStore {
     fn watched_files(&self, source: &str) -> Result<Vec<WatchedFile>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT key, size, delivery_time FROM watched_files WHERE source = ?1",
+            "SELECT key, size, delivery_time, records FROM watched_files WHERE source = ?1",
         )?;
         let rows = stmt.query_map([source], |r| {
             Ok(WatchedFile {
                 key: r.get(0)?,
                 size: r.get::<_, i64>(1)? as u64,
                 delivery_time: r.get(2)?,
+                records: r.get::<_, i64>(3)? as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -235,14 +239,22 @@ impl Checkpoints for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO watched_files (source, key, size, delivery_time, read_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO watched_files (source, key, size, delivery_time, read_at, records)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (source, key) DO UPDATE SET size = excluded.size,
-                     delivery_time = excluded.delivery_time, read_at = excluded.read_at",
+                     delivery_time = excluded.delivery_time, read_at = excluded.read_at,
+                     records = excluded.records",
             )?;
             let at = now();
             for f in files {
-                stmt.execute(params![source, f.key, f.size as i64, f.delivery_time, at])?;
+                stmt.execute(params![
+                    source,
+                    f.key,
+                    f.size as i64,
+                    f.delivery_time,
+                    at,
+                    f.records as i64
+                ])?;
             }
         }
         tx.commit()?;
@@ -750,6 +762,7 @@ mod tests {
             key: key.to_owned(),
             size,
             delivery_time: t,
+            records: 0,
         };
         s.mark_watched(
             "/logs",

@@ -941,6 +941,7 @@ fn checkpoint_marks_are_kept_per_source(spec: &str) {
         key: key.to_owned(),
         size,
         delivery_time: t,
+        records: size / 10,
     };
     let mut s = open_watch_store(spec).unwrap();
     assert!(s.watched_files("file").unwrap().is_empty());
