@@ -41,16 +41,11 @@ impl Default for Params {
     }
 }
 
-/// True for the alerts of Sigma rules (ids `sigma-…`).
-pub fn is_sigma(alert: &Alert) -> bool {
-    alert.rule_id.starts_with("sigma-")
-}
-
 /// The severity an alert weighs with in an incident's risk score: its own for Trailhound's
 /// rules; one level lower for a Sigma rule's (its level rates the action alone, not what the key
 /// did), low staying low.
 pub fn weight(alert: &Alert) -> Severity {
-    if !is_sigma(alert) {
+    if !crate::is_sigma_rule(&alert.rule_id) {
         return alert.severity;
     }
     match alert.severity {
@@ -70,7 +65,7 @@ pub fn is_aws_service(subject: &str) -> bool {
 
 /// True when `alert` may open an incident.
 pub fn opens_incident(params: &Params, alert: &Alert) -> bool {
-    let min = if is_sigma(alert) {
+    let min = if crate::is_sigma_rule(&alert.rule_id) {
         params.sigma_min_severity
     } else {
         params.min_severity

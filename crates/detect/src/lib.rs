@@ -277,6 +277,15 @@ pub fn parse_params<P: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// The prefix of the rule id of a Sigma rule's alerts: `sigma-<the rule's own id>` (the Sigma
+/// crate makes them; suppression and incidents treat them apart from Trailhound's own rules).
+pub const SIGMA_RULE_ID_PREFIX: &str = "sigma-";
+
+/// True for the rule id of a Sigma rule's alerts ([`SIGMA_RULE_ID_PREFIX`]).
+pub fn is_sigma_rule(rule_id: &str) -> bool {
+    rule_id.starts_with(SIGMA_RULE_ID_PREFIX)
+}
+
 /// A deterministic alert id: 32 hex digits of two FNV-1a 64-bit hashes over the rule id and the
 /// parts (each followed by a 0 byte). Stable across runs, platforms and Rust versions.
 pub fn alert_id(rule_id: &str, parts: &[&str]) -> String {

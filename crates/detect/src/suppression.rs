@@ -196,7 +196,7 @@ impl Policies {
                 by: Vec::new(),
             };
         }
-        let sigma = rule_id.strip_prefix(SIGMA_PREFIX);
+        let sigma = rule_id.strip_prefix(crate::SIGMA_RULE_ID_PREFIX);
         let own = self
             .rules
             .get(rule_id)
@@ -218,9 +218,6 @@ impl Policies {
         }
     }
 }
-
-/// The id prefix of Sigma rules' alerts (as `trailhound_sigma::RULE_ID_PREFIX`).
-const SIGMA_PREFIX: &str = "sigma-";
 
 /// One alert folded into a suppressed alert, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

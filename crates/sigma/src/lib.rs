@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use trailhound_detect::Severity;
 
 /// The prefix of the alert rule id of a Sigma rule: `sigma-<rule id>`.
-pub const RULE_ID_PREFIX: &str = "sigma-";
+pub const RULE_ID_PREFIX: &str = trailhound_detect::SIGMA_RULE_ID_PREFIX;
 
 /// A Sigma rule's `level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
