@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use trailhound_model::format_rfc3339;
 use trailhound_store::incidents::{self, IncidentFilter};
-use trailhound_store::{AlertFilter, AlertStore, Status, StoredIncident};
+use trailhound_store::{AlertStore, Status, StoredIncident};
 
 use crate::alerts_cmd::{ChangeArgs, default_actor, paint, parse_status, store_path};
 use crate::output::Format;
@@ -91,10 +91,7 @@ pub fn run(args: IncidentsArgs) -> Result<()> {
         }
         IncidentsCommand::Show { id } => {
             let inc = incidents::get_incident(&*store, &id)?;
-            let alerts = store.list(&AlertFilter {
-                incident_id: Some(inc.id.clone()),
-                ..AlertFilter::default()
-            })?;
+            let alerts = incidents::incident_alerts(&*store, &inc.id)?;
             if args.format == Format::Jsonl {
                 let mut v = serde_json::to_value(&inc)?;
                 v["alerts"] = serde_json::to_value(&alerts)?;

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use trailhound_detect::Alert;
 use trailhound_detect::incident::{self, Params, Summary};
-use trailhound_detect::{Alert, Severity};
 use trailhound_model::Timestamp;
 
 use crate::{AlertFilter, AlertStore, Outcome, Status, StoreError, StoredAlert};
@@ -50,8 +50,6 @@ pub struct IncidentFilter {
     pub subject: Option<String>,
     /// Only ids starting with this.
     pub id_prefix: Option<String>,
-    /// Only this severity or worse.
-    pub min_severity: Option<Severity>,
     /// At most this many.
     pub limit: Option<u64>,
     /// Skip this many first.
@@ -147,25 +145,6 @@ pub(crate) fn where_clause(f: &IncidentFilter) -> (String, Vec<String>) {
             values.len()
         ));
     }
-    if let Some(sev) = f.min_severity {
-        // The column holds the severity's name: compare through the names at or above it.
-        let names: Vec<&str> = [
-            Severity::Low,
-            Severity::Medium,
-            Severity::High,
-            Severity::Critical,
-        ]
-        .into_iter()
-        .filter(|s| *s >= sev)
-        .map(Severity::as_str)
-        .collect();
-        let mut list = Vec::new();
-        for n in names {
-            values.push(n.to_owned());
-            list.push(format!("?{}", values.len()));
-        }
-        sql.push_str(&format!(" AND severity IN ({})", list.join(", ")));
-    }
     sql.push_str(sql::ORDER);
     let limit = f
         .limit
@@ -175,6 +154,14 @@ pub(crate) fn where_clause(f: &IncidentFilter) -> (String, Vec<String>) {
         i64::try_from(f.offset).unwrap_or(i64::MAX)
     ));
     (sql, values)
+}
+
+/// Every alert filed under the incident `id`, by time.
+pub fn incident_alerts(store: &dyn AlertStore, id: &str) -> Result<Vec<StoredAlert>, StoreError> {
+    store.list(&AlertFilter {
+        incident_id: Some(id.to_owned()),
+        ..AlertFilter::default()
+    })
 }
 
 /// Files the store's open alerts into incidents: per subject (root key, else principal; AWS
@@ -225,11 +212,7 @@ pub fn update_incidents(
             .filter(|a| a.incident_id.as_deref() != Some(id.as_str()))
             .map(|a| a.alert.id.clone())
             .collect();
-        let mut members: BTreeMap<String, Alert> = store
-            .list(&AlertFilter {
-                incident_id: Some(id.clone()),
-                ..AlertFilter::default()
-            })?
+        let mut members: BTreeMap<String, Alert> = incident_alerts(store, &id)?
             .into_iter()
             .map(|a| (a.alert.id.clone(), a.alert))
             .collect();
@@ -243,39 +226,25 @@ pub fn update_incidents(
             Outcome::Unchanged => {}
         }
     }
-    counts.active = store
-        .incidents(&IncidentFilter {
-            statuses: vec![Status::Open, Status::Acknowledged],
-            ..IncidentFilter::default()
-        })?
-        .len() as u64;
+    // Nothing here closes an incident: the active ones are those found plus those opened.
+    counts.active = active.len() as u64 + counts.opened;
     Ok(counts)
 }
 
-/// The one incident whose id starts with `prefix`.
-pub fn resolve_incident_id(store: &dyn AlertStore, prefix: &str) -> Result<String, StoreError> {
+/// The one incident whose id starts with `prefix` (at least one character; a full id resolves
+/// to itself).
+pub fn get_incident(store: &dyn AlertStore, prefix: &str) -> Result<StoredIncident, StoreError> {
     if prefix.is_empty() {
         return Err(StoreError::NotFound(String::new()));
     }
-    let found = store.incidents(&IncidentFilter {
+    let mut found = store.incidents(&IncidentFilter {
         id_prefix: Some(prefix.to_owned()),
         limit: Some(3),
         ..IncidentFilter::default()
     })?;
-    crate::unique_prefix(found.into_iter().map(|i| i.id).collect(), prefix)
-}
-
-/// The incident with this id.
-pub fn get_incident(store: &dyn AlertStore, id: &str) -> Result<StoredIncident, StoreError> {
-    let full = resolve_incident_id(store, id)?;
-    store
-        .incidents(&IncidentFilter {
-            id_prefix: Some(full.clone()),
-            ..IncidentFilter::default()
-        })?
-        .into_iter()
-        .find(|i| i.id == full)
-        .ok_or(StoreError::NotFound(full))
+    let id = crate::unique_prefix(found.iter().map(|i| i.id.clone()).collect(), prefix)?;
+    found.retain(|i| i.id == id);
+    found.pop().ok_or(StoreError::NotFound(id))
 }
 
 /// Moves an incident to `status` and its alerts with it: acknowledging acknowledges its open
@@ -288,20 +257,14 @@ pub fn set_incident_status(
     by: &str,
     reason: Option<&str>,
 ) -> Result<StoredIncident, StoreError> {
-    let id = resolve_incident_id(store, id)?;
+    let id = get_incident(store, id)?.id;
     let inc = store.set_incident_row_status(&id, status, by, reason)?;
     if status != Status::Open {
-        let alerts = store.list(&AlertFilter {
-            incident_id: Some(id.clone()),
-            ..AlertFilter::default()
-        })?;
-        for a in alerts
+        // The lifecycle allows exactly these: open → acknowledged; open or acknowledged → closed.
+        for a in incident_alerts(store, &id)?
             .iter()
-            .filter(|a| a.status.can_become(status) && a.status != Status::Closed)
+            .filter(|a| a.status.can_become(status))
         {
-            if status == Status::Acknowledged && a.status != Status::Open {
-                continue;
-            }
             store.set_status(&a.alert.id, status, by, reason)?;
         }
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use trailhound_detect::incident::{containment, list_cut, short_arn};
 use trailhound_report::{Esc, parts};
 use trailhound_store::incidents::{self, IncidentFilter};
-use trailhound_store::{AlertFilter, Status, StoreError, StoredAlert, StoredIncident};
+use trailhound_store::{Status, StoreError, StoredAlert, StoredIncident};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Shared;
@@ -114,10 +114,7 @@ pub struct IncidentDetail {
 
 fn detail(s: &mut dyn trailhound_store::AlertStore, id: &str) -> Result<IncidentDetail, ApiError> {
     let incident = incidents::get_incident(s, id)?;
-    let alerts = s.list(&AlertFilter {
-        incident_id: Some(incident.id.clone()),
-        ..AlertFilter::default()
-    })?;
+    let alerts = incidents::incident_alerts(s, &incident.id)?;
     let containment = containment(
         &incident.summary.root_key,
         &incident.summary.principal,
