@@ -12,7 +12,7 @@ use trailhound_detect::Alert;
 use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
-use trailhound_source::{InputProblem, Message, ReadOptions, discover, read};
+use trailhound_source::{Message, ReadOptions, discover, read};
 use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
@@ -166,9 +166,13 @@ pub fn run(args: HuntArgs) -> Result<()> {
         if found.unreadable.is_empty() {
             bail!("no CloudTrail files found in {}", args.paths.join(", "));
         }
+        let mut counts = std::collections::BTreeMap::new();
+        for u in &found.unreadable {
+            *counts.entry(u.problem.name()).or_insert(0) += 1;
+        }
         bail!(
             "no input could be read: {} (of {})",
-            problem_list(found.unreadable.iter().map(|u| u.problem)),
+            kind_counts(&counts),
             args.paths.join(", ")
         );
     }
@@ -254,9 +258,14 @@ pub fn run(args: HuntArgs) -> Result<()> {
                         d.observe(e);
                     }
                     if let Some(a) = &mut activity {
-                        match triage.lineage().origin(&e.user.access_key_id) {
-                            Some(o) if !o.root_key.is_empty() => a.observe_as(e, &o.root_key),
-                            _ => a.observe(e),
+                        // A session key a long-term key minted counts in that key's charts.
+                        let root = (e.key_kind() == trailhound_model::AccessKeyKind::Temporary)
+                            .then(|| triage.lineage().origin(&e.user.access_key_id))
+                            .flatten()
+                            .filter(|o| !o.root_key.is_empty());
+                        match root {
+                            Some(o) => a.observe_as(e, &o.root_key),
+                            None => a.observe(e),
                         }
                     }
                 }
@@ -278,12 +287,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
     if stats.readable_files == 0 {
         bail!(
             "no input could be read: {} in {}",
-            problem_list(
-                stats
-                    .input_problems
-                    .iter()
-                    .flat_map(|(k, &n)| std::iter::repeat_n(*k, n as usize))
-            ),
+            kind_counts(&stats.input_problems),
             args.paths.join(", ")
         );
     }
@@ -367,12 +371,7 @@ fn conclude(
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     if args.strict && stats.any_bad_input() {
-        let kinds: Vec<String> = stats
-            .issues_by_kind
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect();
-        return Err(StrictFailure(kinds.join(", ")).into());
+        return Err(StrictFailure(kind_counts(&stats.issues_by_kind)).into());
     }
     Ok(())
 }
@@ -392,34 +391,13 @@ impl std::error::Error for StrictFailure {}
 /// Alerts to report, each with its status.
 type Reported = Vec<(Alert, String)>;
 
-/// "2 empty_file, 1 symlink_loop": problems counted by kind.
-fn problem_list<K: ProblemName>(problems: impl Iterator<Item = K>) -> String {
-    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
-    for p in problems {
-        *counts.entry(p.problem_name()).or_default() += 1;
-    }
+/// "1 empty_file, 2 symlink_loop": counts by kind, in name order.
+fn kind_counts(counts: &std::collections::BTreeMap<&'static str, u64>) -> String {
     counts
         .iter()
         .map(|(k, n)| format!("{n} {k}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A problem's name ([`InputProblem::name`], or a name already).
-trait ProblemName {
-    fn problem_name(&self) -> &'static str;
-}
-
-impl ProblemName for InputProblem {
-    fn problem_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
-impl ProblemName for &'static str {
-    fn problem_name(&self) -> &'static str {
-        self
-    }
 }
 
 /// Stores the run's alerts through [`crate::triage::store_and_correlate`]. Returns the alerts to
