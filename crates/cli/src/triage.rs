@@ -70,17 +70,15 @@ impl Triage {
             };
             (read(0), read(1), read(2))
         });
-        match &minting {
-            Some((Some(key), exp, role)) => {
-                let m = Minting {
-                    key,
-                    expiration: exp.as_deref().and_then(parse_expiration),
-                    role_arn: role.as_deref(),
-                };
-                self.lineage.observe(e, Some(m));
-            }
-            _ => self.lineage.observe(e, None),
-        }
+        let m = match &minting {
+            Some((Some(key), exp, role)) => Some(Minting {
+                key,
+                expiration: exp.as_deref().and_then(parse_expiration),
+                role_arn: role.as_deref(),
+            }),
+            _ => None,
+        };
+        self.lineage.observe(e, m);
     }
 
     /// Gives the alerts their root key and principal, then suppresses them.
@@ -91,9 +89,18 @@ impl Triage {
         suppression::suppress(alerts, &self.policies)
     }
 
-    /// The lineage (for D5's alerts, which are made after the store).
+    /// The lineage (who stands behind a key).
     pub fn lineage(&self) -> &Lineage {
         &self.lineage
+    }
+
+    /// D5 over `alerts`, its alerts given their root key, principal and session remediation.
+    fn correlate(&self, alerts: &[Alert]) -> Vec<Alert> {
+        let mut d5 = correlation::correlate(&self.d5, alerts);
+        for a in &mut d5 {
+            self.lineage.attribute(a);
+        }
+        d5
     }
 }
 
@@ -101,10 +108,7 @@ impl Triage {
 /// members, and D5 correlates this run's alerts.
 pub(crate) fn without_store(triage: &Triage, alerts: Vec<Alert>) -> Vec<Alert> {
     let (alerts, _) = triage.prepare(alerts);
-    let mut d5 = correlation::correlate(&triage.d5, &alerts);
-    for a in &mut d5 {
-        triage.lineage().attribute(a);
-    }
+    let d5 = triage.correlate(&alerts);
     alerts.into_iter().chain(d5).collect()
 }
 
@@ -142,13 +146,11 @@ pub(crate) fn store_and_correlate(
         .with_context(|| format!("writing alerts to {path}"))?;
     let run_ids: HashSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
     let open = store.open_alerts()?;
-    let mut d5: Vec<Alert> = correlation::correlate(&triage.d5, &open)
+    let d5: Vec<Alert> = triage
+        .correlate(&open)
         .into_iter()
         .filter(|a| involves(a, &run_ids))
         .collect();
-    for a in &mut d5 {
-        triage.lineage().attribute(a);
-    }
     let higher = store
         .upsert_alerts(&d5)
         .with_context(|| format!("writing alerts to {path}"))?;

@@ -199,11 +199,10 @@ impl Lineage {
                 root_key: key.clone(),
                 principal: e.user.arn.clone(),
             },
-            AccessKeyKind::Temporary if self.used.contains_key(key) => self.used[key].clone(),
-            _ => Origin {
+            _ => self.used.get(key).cloned().unwrap_or_else(|| Origin {
                 root_key: Str::default(),
                 principal: principal_of(e),
-            },
+            }),
         }
     }
 
