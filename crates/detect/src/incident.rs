@@ -119,6 +119,17 @@ pub struct Summary {
     pub story: String,
 }
 
+impl Summary {
+    /// Who the incident is about, for people: `ROOT_KEY · ACCOUNT:user/NAME`, or the principal.
+    pub fn who(&self) -> String {
+        if self.root_key.is_empty() {
+            short_arn(&self.subject).to_owned()
+        } else {
+            format!("{} · {}", self.root_key, short_arn(&self.principal))
+        }
+    }
+}
+
 /// The incident's risk score, 0–100 (`docs/decisions.md`, "Incidents"): the risk score (21, 47,
 /// 73, 99) of the worst alert as [`weight`]s it (a Sigma alert one level below its own), plus 5 for each distinct rule beyond the first (at most 15), plus 10
 /// when one of Trailhound's key-compromise detections D1–D4 fired (they look at the key's

@@ -119,6 +119,34 @@ pub fn rule_code(rule_id: &str) -> &'static str {
     rule_style(rule_id).0
 }
 
+/// An incident's line under its key or principal, as the report's and the web UI's incident
+/// tables show it: countries, first and last seen, its worst rules (HTML).
+pub fn incident_story(s: &trailhound_detect::incident::Summary) -> String {
+    format!(
+        r#"<div class="story">{} · {} → {} · {}</div>"#,
+        crate::Esc(&if s.countries.is_empty() {
+            "no country".to_owned()
+        } else {
+            s.countries.join(" ")
+        }),
+        crate::Esc(&format_minute(s.first_seen)),
+        crate::Esc(&format_minute(s.last_seen)),
+        crate::Esc(&trailhound_detect::incident::list_cut(&s.rules, 3)),
+    )
+}
+
+/// An incident's alert count, with the alerts suppression folded into them (HTML).
+pub fn incident_alert_count(s: &trailhound_detect::incident::Summary) -> String {
+    let mut out = render::thousands(s.alert_count);
+    if s.alerts_with_suppressed > s.alert_count {
+        out.push_str(&format!(
+            r#" <span class="muted">(+{} suppressed)</span>"#,
+            render::thousands(s.alerts_with_suppressed - s.alert_count)
+        ));
+    }
+    out
+}
+
 /// The notice of the periods in which rules could not raise alerts (empty when none): each
 /// rule, from and to, why, and the option that would change it.
 pub fn blind_periods(periods: &[trailhound_detect::BlindPeriod]) -> String {

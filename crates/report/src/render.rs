@@ -69,7 +69,7 @@ pub(crate) fn csp() -> String {
     )
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
@@ -173,7 +173,8 @@ pub(crate) fn shell_safe(cmd: &str) -> bool {
 /// Groups the alerts into incidents: by subject (the root key, else the principal; see
 /// [`Alert::subject`]), each with its incident summary. Groups that can open an incident come
 /// first, highest risk first (then latest activity, then subject); alerts by time within a group.
-fn group(input: &ReportInput) -> Vec<(KeyGroup<'_>, Summary)> {
+/// Also returns how many groups open an incident (they come first).
+fn group(input: &ReportInput) -> (Vec<(KeyGroup<'_>, Summary)>, usize) {
     let mut by_key: BTreeMap<&str, Vec<&(Alert, String)>> = BTreeMap::new();
     for a in &input.alerts {
         by_key.entry(a.0.subject()).or_default().push(a);
@@ -209,14 +210,16 @@ fn group(input: &ReportInput) -> Vec<(KeyGroup<'_>, Summary)> {
             .cmp(&(oa, sa.risk_score, sa.last_seen))
             .then(a.key.cmp(b.key))
     });
-    groups
+    let opening = groups.iter().filter(|(_, _, opens)| *opens).count();
+    let ranked = groups
         .into_iter()
         .enumerate()
         .map(|(i, (mut g, s, _))| {
             g.index = i;
             (g, s)
         })
-        .collect()
+        .collect();
+    (ranked, opening)
 }
 
 fn max_severity(g: &KeyGroup) -> Severity {
@@ -242,7 +245,7 @@ fn key_arns(g: &KeyGroup) -> Vec<String> {
 }
 
 pub(crate) fn page(input: &ReportInput) -> String {
-    let ranked = group(input);
+    let (ranked, opening) = group(input);
     let (groups, summaries): (Vec<KeyGroup>, Vec<Summary>) = ranked.into_iter().unzip();
     let siblings = sibling_map(&input.alerts);
     let by_id: HashMap<&str, &(Alert, String)> =
@@ -252,7 +255,7 @@ pub(crate) fn page(input: &ReportInput) -> String {
     out.push_str(r##"<body><a class="skip" href="#incidents">Skip to the incidents</a>"##);
     header(&mut out, input);
     out.push_str(r#"<main>"#);
-    incidents(&mut out, &groups, &summaries);
+    incidents(&mut out, &groups, &summaries, opening);
     let blind: Vec<trailhound_detect::BlindPeriod> = input
         .run_summary
         .as_ref()
@@ -509,17 +512,9 @@ fn builtin_description(rule_id: &str) -> Option<&'static str> {
     })
 }
 
-/// The ranked incidents: one row each, with its one-line story, linking to its section.
-fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
-    let params = incident::Params::default();
-    let opening = groups
-        .iter()
-        .filter(|g| {
-            g.alerts
-                .iter()
-                .any(|(a, _)| incident::opens_incident(&params, a))
-        })
-        .count();
+/// The ranked incidents (the first `opening` groups), then the keys and principals whose alerts
+/// open none: one row each, with its one-line story, linking to its section.
+fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary], opening: usize) {
     let _ = write!(
         out,
         r#"<section class="card" id="incidents" data-testid="incidents"><h2>Incidents, highest risk first</h2><p class="muted">The alerts of one long-term key (with every session it minted) or one principal are one incident. {} incident{}; {} other key{} or principal{} with alerts that open none (low ones, or Sigma ones below high). Risk: the worst alert's score (a Sigma alert's one level lower), more for several rules, Trailhound's key-compromise rules, the correlation rule, several countries and a span over an hour (docs/decisions.md).</p>"#,
@@ -540,11 +535,7 @@ fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
         if g.index == opening && opening > 0 {
             out.push_str(r#"<tr class="divider" data-testid="no-incident-divider"><td colspan="5">No incident opened: low alerts, or Sigma alerts below high, only (they join an incident if their key or principal gets one)</td></tr>"#);
         }
-        let who = if sum.root_key.is_empty() {
-            incident::short_arn(&sum.subject).to_owned()
-        } else {
-            format!("{} · {}", sum.root_key, incident::short_arn(&sum.principal))
-        };
+        let who = sum.who();
         let link = if g.index < MAX_SECTIONS {
             format!(
                 r##"<a class="mono" href="#key-{}">{}</a>"##,
@@ -566,24 +557,9 @@ fn incidents(out: &mut String, groups: &[KeyGroup], summaries: &[Summary]) {
         sev_badge(out, sum.severity);
         let _ = write!(
             out,
-            r#"</td><td>{link}<div class="story">{} · {} → {} · {}</div></td><td class="num">{}{}</td></tr>"#,
-            Esc(&if sum.countries.is_empty() {
-                "no country".to_owned()
-            } else {
-                sum.countries.join(" ")
-            }),
-            fmt_minute(sum.first_seen),
-            fmt_minute(sum.last_seen),
-            Esc(&incident::list_cut(&sum.rules, 3)),
-            thousands(sum.alert_count),
-            if sum.alerts_with_suppressed > sum.alert_count {
-                format!(
-                    r#" <span class="muted">(+{} suppressed)</span>"#,
-                    thousands(sum.alerts_with_suppressed - sum.alert_count)
-                )
-            } else {
-                String::new()
-            }
+            r#"</td><td>{link}{}</td><td class="num">{}</td></tr>"#,
+            crate::parts::incident_story(sum),
+            crate::parts::incident_alert_count(sum),
         );
     }
     out.push_str("</tbody></table></div>");

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
-use trailhound_detect::incident::{containment, list_cut, short_arn};
+use trailhound_detect::incident::containment;
 use trailhound_report::{Esc, parts};
 use trailhound_store::incidents::{self, IncidentFilter};
 use trailhound_store::{Status, StoreError, StoredAlert, StoredIncident};
@@ -281,16 +281,6 @@ pub(crate) fn incident_href(id: &str) -> String {
     format!("/incidents/{}", utf8_percent_encode(id, NON_ALPHANUMERIC))
 }
 
-/// Who an incident is about, for people: the root key and the user, or the principal.
-fn who(i: &StoredIncident) -> String {
-    let s = &i.summary;
-    if s.root_key.is_empty() {
-        short_arn(&s.subject).to_owned()
-    } else {
-        format!("{} · {}", s.root_key, short_arn(&s.principal))
-    }
-}
-
 /// The web UI's first page: incidents, highest risk first.
 pub(crate) async fn list_page(
     State(state): State<Shared>,
@@ -319,31 +309,16 @@ pub(crate) async fn list_page(
             let rank = offset + n as u64 + 1;
             let _ = write!(
                 main,
-                r#"<tr data-testid="incident-row" data-rank="{rank}" data-subject="{}" data-risk="{}"><td class="num">{rank}</td><td class="num"><b>{}</b></td><td>{}</td><td>{}</td><td><a class="mono" href="{}">{}</a><div class="story">{} · {} → {} · {}</div></td><td class="num">{}{}</td></tr>"#,
+                r#"<tr data-testid="incident-row" data-rank="{rank}" data-subject="{}" data-risk="{}"><td class="num">{rank}</td><td class="num"><b>{}</b></td><td>{}</td><td>{}</td><td><a class="mono" href="{}">{}</a>{}</td><td class="num">{}</td></tr>"#,
                 Esc(&s.subject),
                 s.risk_score,
                 s.risk_score,
                 parts::severity_badge(s.severity),
                 parts::status_badge(i.status.as_str()),
                 Esc(&incident_href(&i.id)),
-                Esc(&who(i)),
-                Esc(&if s.countries.is_empty() {
-                    "no country".to_owned()
-                } else {
-                    s.countries.join(" ")
-                }),
-                Esc(&parts::format_minute(s.first_seen)),
-                Esc(&parts::format_minute(s.last_seen)),
-                Esc(&list_cut(&s.rules, 3)),
-                s.alert_count,
-                if s.alerts_with_suppressed > s.alert_count {
-                    format!(
-                        r#" <span class="muted">(+{} suppressed)</span>"#,
-                        s.alerts_with_suppressed - s.alert_count
-                    )
-                } else {
-                    String::new()
-                }
+                Esc(&s.who()),
+                parts::incident_story(s),
+                parts::incident_alert_count(s),
             );
         }
         main.push_str("</tbody></table></div>");
@@ -426,7 +401,7 @@ pub(crate) async fn incident_page(State(state): State<Shared>, Path(id): Path<St
     let rows: Vec<&StoredAlert> = d.alerts.iter().collect();
     alert_rows(&mut main, &rows);
     main.push_str("</section>");
-    let heading = Esc(&who(i)).to_string();
+    let heading = Esc(&s.who()).to_string();
     Html(document(
         &Page {
             title: "Incident",
