@@ -125,12 +125,16 @@ pub fn run(args: TimelineArgs) -> Result<()> {
         if let Message::Events(events) = message {
             for mut e in events {
                 triage.observe(&e);
-                let origin = triage.lineage().origin_of(&e);
                 let mine = match (&args.key, &args.principal) {
+                    // The key itself, or a session key it minted (a look-up, no origin built).
                     (Some(k), _) => {
-                        e.user.access_key_id == k.as_str() || origin.root_key == k.as_str()
+                        e.user.access_key_id == k.as_str()
+                            || triage
+                                .lineage()
+                                .origin(&e.user.access_key_id)
+                                .is_some_and(|o| o.root_key == k.as_str())
                     }
-                    (None, Some(p)) => origin.principal == p.as_str(),
+                    (None, Some(p)) => triage.lineage().origin_of(&e).principal == p.as_str(),
                     (None, None) => false,
                 };
                 if mine && e.time >= since && e.time < until {
