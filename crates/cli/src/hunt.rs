@@ -115,12 +115,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
     } else {
         detection(&config, args.no_sigma)?
     };
-    let mut triage = Triage::new(
-        std::sync::Arc::clone(&extra),
-        config.suppression()?,
-        config.incidents.clone(),
-        config.correlation_params()?,
-    );
+    let mut triage = Triage::from_config(std::sync::Arc::clone(&extra), &config)?;
     if let Some(cutoff) = &args.cutoff {
         let t = trailhound_model::parse_rfc3339(cutoff)
             .map_err(|e| anyhow::anyhow!("--cutoff {cutoff:?}: {e:?}"))?;

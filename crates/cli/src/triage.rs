@@ -62,6 +62,16 @@ impl Triage {
         }
     }
 
+    /// Settings from the configuration file (`[suppression]`, `[incidents]`, D5's parameters).
+    pub fn from_config(extra: Arc<ExtraFields>, config: &crate::config::Config) -> Result<Self> {
+        Ok(Self::new(
+            extra,
+            config.suppression()?,
+            config.incidents.clone(),
+            config.correlation_params()?,
+        ))
+    }
+
     /// Sees one event (every event, allow-listed ones too: lineage is who, not what).
     pub fn observe(&mut self, e: &Event) {
         let minting = Lineage::is_minting(e).then(|| {

@@ -134,12 +134,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
         s3,
         detectors,
         allow: config.allow_list()?,
-        triage: Triage::new(
-            Arc::clone(&extra),
-            config.suppression()?,
-            config.incidents.clone(),
-            config.correlation_params()?,
-        ),
+        triage: Triage::from_config(Arc::clone(&extra), &config)?,
         extra,
         store,
         geo: &geo,
