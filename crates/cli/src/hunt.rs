@@ -113,7 +113,8 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let (mut detectors, extra) = if args.decode_only {
         (Vec::new(), std::sync::Arc::default())
     } else {
-        detection(&config, args.no_sigma)?
+        let rules = RuleSet::load(&config, args.no_sigma)?;
+        (rules.detectors(&config)?, rules.extra)
     };
     let mut triage = Triage::from_config(std::sync::Arc::clone(&extra), &config)?;
     if let Some(cutoff) = &args.cutoff {
@@ -500,35 +501,49 @@ fn progress_bar(total_bytes: u64, disabled: bool) -> ProgressBar {
     bar
 }
 
-/// The configured event detectors and the extra record fields they need from the decoder.
-pub(crate) type Detection = (
-    Vec<Box<dyn trailhound_detect::Detector>>,
-    std::sync::Arc<trailhound_model::ExtraFields>,
-);
+/// The configured rules, loaded once: detectors can be built from them afresh (`watch` starts
+/// its rules over when late data arrives).
+pub(crate) struct RuleSet {
+    /// The compiled Sigma rules, unless Sigma is off.
+    sigma: Option<std::sync::Arc<SigmaEngine>>,
+    /// The extra record fields the rules and the lineage need from the decoder.
+    pub extra: std::sync::Arc<trailhound_model::ExtraFields>,
+}
 
-/// The configured event detectors, Sigma rules included unless `no_sigma`, and the extra record
-/// fields the Sigma rules need from the decoder. Refused Sigma rule files are reported and left
-/// out.
-pub(crate) fn detection(config: &Config, no_sigma: bool) -> Result<Detection> {
-    let mut detectors = config.detectors()?;
-    let mut extra = crate::triage::with_lineage_fields(&trailhound_model::ExtraFields::default());
-    if let Some(set) = (!no_sigma)
-        .then(|| config.sigma_rules())
-        .transpose()?
-        .flatten()
-    {
-        for e in &set.errors {
-            eprintln!("trailhound: sigma rule refused: {e}");
+impl RuleSet {
+    /// Loads the rules of `config`, Sigma rules included unless `no_sigma`. Refused Sigma rule
+    /// files are reported and left out.
+    pub fn load(config: &Config, no_sigma: bool) -> Result<Self> {
+        let mut extra =
+            crate::triage::with_lineage_fields(&trailhound_model::ExtraFields::default());
+        let mut sigma = None;
+        if let Some(set) = (!no_sigma)
+            .then(|| config.sigma_rules())
+            .transpose()?
+            .flatten()
+        {
+            for e in &set.errors {
+                eprintln!("trailhound: sigma rule refused: {e}");
+            }
+            let engine = std::sync::Arc::new(SigmaEngine::new(set.rules));
+            extra = crate::triage::with_lineage_fields(&engine.extra_fields());
+            sigma = Some(engine);
         }
-        let engine = std::sync::Arc::new(SigmaEngine::new(set.rules));
-        extra = crate::triage::with_lineage_fields(&engine.extra_fields());
-        detectors.push(Box::new(SigmaDetector::new(
-            engine,
-            DetectorOptions {
-                bucket: config.sigma.bucket,
-                ..DetectorOptions::default()
-            },
-        )));
+        Ok(Self { sigma, extra })
     }
-    Ok((detectors, extra))
+
+    /// Fresh detectors of every configured rule, with empty state.
+    pub fn detectors(&self, config: &Config) -> Result<Vec<Box<dyn trailhound_detect::Detector>>> {
+        let mut detectors = config.detectors()?;
+        if let Some(engine) = &self.sigma {
+            detectors.push(Box::new(SigmaDetector::new(
+                std::sync::Arc::clone(engine),
+                DetectorOptions {
+                    bucket: config.sigma.bucket,
+                    ..DetectorOptions::default()
+                },
+            )));
+        }
+        Ok(detectors)
+    }
 }

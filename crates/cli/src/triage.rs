@@ -15,9 +15,14 @@ use trailhound_detect::incident;
 use trailhound_detect::lineage::{self, Lineage, Minting};
 use trailhound_detect::suppression::{self, Member, Policies};
 use trailhound_detect::{Alert, correlation};
-use trailhound_model::{Event, ExtraFields, parse_expiration};
+use trailhound_model::{Event, ExtraFields, Timestamp, parse_expiration};
 use trailhound_store::incidents::IncidentCounts;
-use trailhound_store::{AlertStore, Upserted};
+use trailhound_store::{AlertFilter, AlertStore, Status, Upserted};
+
+/// Who closes the alerts a re-evaluation with late data no longer raises (`watch`).
+pub(crate) const SUPERSEDER: &str = "trailhound watch";
+/// How the reason of such a closing starts.
+const SUPERSEDED: &str = "superseded:";
 
 /// The extra record fields of a run: the rules' (Sigma's), then the lineage's.
 pub(crate) fn with_lineage_fields(rules: &ExtraFields) -> Arc<ExtraFields> {
@@ -184,4 +189,87 @@ fn involves(d5: &Alert, ids: &HashSet<&str>) -> bool {
                 .any(|x| x["id"].as_str().is_some_and(|id| ids.contains(id)))
         })
     })
+}
+
+/// After the rules were re-evaluated over `period` (`[from, until)`, late data), closes with
+/// `reason` the open or acknowledged alerts of the period, D5's excepted, that the re-evaluation
+/// (`alerts`, before suppression) no longer raises; returns how many. Run before the
+/// re-evaluation's alerts are stored, so that D5 never pairs a superseded alert.
+pub(crate) fn supersede(
+    store: &mut dyn AlertStore,
+    triage: &Triage,
+    alerts: &[Alert],
+    period: (Option<Timestamp>, Option<Timestamp>),
+    reason: &str,
+) -> Result<usize> {
+    let (prepared, _) = triage.prepare(alerts.to_vec());
+    let keep: HashSet<&str> = prepared.iter().map(|a| a.id.as_str()).collect();
+    close_stale(store, period, reason, |a| {
+        !correlation::is_higher_order(&a.rule_id) && !keep.contains(a.id.as_str())
+    })
+}
+
+/// After the re-evaluation's alerts are stored: closes the D5 alerts of `period` that D5 over
+/// the open alerts no longer raises; returns how many.
+pub(crate) fn supersede_correlated(
+    store: &mut dyn AlertStore,
+    triage: &Triage,
+    period: (Option<Timestamp>, Option<Timestamp>),
+    reason: &str,
+) -> Result<usize> {
+    let expected = triage.correlate(&store.open_alerts()?);
+    let keep: HashSet<&str> = expected.iter().map(|a| a.id.as_str()).collect();
+    close_stale(store, period, reason, |a| {
+        correlation::is_higher_order(&a.rule_id) && !keep.contains(a.id.as_str())
+    })
+}
+
+fn close_stale(
+    store: &mut dyn AlertStore,
+    (since, until): (Option<Timestamp>, Option<Timestamp>),
+    reason: &str,
+    stale: impl Fn(&Alert) -> bool,
+) -> Result<usize> {
+    let filter = AlertFilter {
+        since,
+        until,
+        ..AlertFilter::default()
+    };
+    let ids: Vec<String> = store
+        .list(&filter)?
+        .into_iter()
+        .filter(|s| s.status != Status::Closed && stale(&s.alert))
+        .map(|s| s.alert.id)
+        .collect();
+    for id in &ids {
+        store.set_status(id, Status::Closed, SUPERSEDER, Some(reason))?;
+    }
+    Ok(ids.len())
+}
+
+/// Reopens the stored alerts that a re-evaluation had closed as superseded and that the rules
+/// raise again.
+pub(crate) fn reopen_raised_again(
+    store: &mut dyn AlertStore,
+    stored: &[(Alert, Upserted)],
+) -> Result<()> {
+    for (a, item) in stored {
+        if item.status != Status::Closed {
+            continue;
+        }
+        let Some(s) = store.get(&a.id)? else { continue };
+        if s.status_by.as_deref() == Some(SUPERSEDER)
+            && s.status_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(SUPERSEDED))
+        {
+            store.set_status(
+                &a.id,
+                Status::Open,
+                SUPERSEDER,
+                Some("raised again by a re-evaluation"),
+            )?;
+        }
+    }
+    Ok(())
 }

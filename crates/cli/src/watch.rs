@@ -2,21 +2,32 @@
 //!
 //! Every `--interval`, the folders and prefixes are listed (S3 only from the day before the newest
 //! processed delivery on, by the date layout); files not yet in the store's checkpoint form a
-//! batch, read in delivery order like `hunt` reads. D2–D4 (and Sigma rules) raise their alerts as
-//! the batch is read; D1 evaluates each hour once the data has passed it (the seed's hourly
-//! schedule, on the data's clock); D5 then correlates the store's open alerts. New alerts go to
-//! the store, to standard output as JSON Lines, and to the webhooks.
+//! batch. Whatever order files arrive in, the rules see events in event-time order, the order of
+//! one `hunt` over the same files: decoded events wait in a reorder buffer until files delivered
+//! `[watch] allowed_lateness` after them have arrived ([`trailhound_source::event_time`]). D2–D4
+//! (and Sigma rules) raise their alerts as events are released; D1 evaluates each hour once the
+//! released data has passed it (the seed's hourly schedule, on the data's clock); D5 then
+//! correlates the store's open alerts. New alerts go to the store, to standard output as JSON
+//! Lines, and to the webhooks.
+//!
+//! Late data (a file whose events are older than what was already released: a region that lags
+//! more than the allowed lateness) is counted per stream and re-evaluated: the rules start over
+//! from the checkpointed files of the last `--replay-days` with the late file in its place, as on
+//! a restart, so the alerts are those of one `hunt`; alerts of that period the re-evaluation no
+//! longer raises are closed as superseded (by `trailhound watch`, with the reason), and reopened
+//! if a later re-evaluation raises them again.
 //!
 //! Crash safety: a batch's files are marked in the checkpoint only after its alerts are stored.
 //! Killed at any moment (even SIGKILL), a restarted watcher re-reads the files of the last
 //! `--replay-days` that it had already processed, to rebuild the rules' state (first-seen
-//! histories, hourly series), then the unfinished batch; alert ids are deterministic, so nothing
-//! is stored twice. SIGINT/SIGTERM stop it cleanly: the rules are finished (pending alerts
+//! histories, hourly series) and the reorder buffer (the events not yet released are those of
+//! checkpointed files after the release point), then the unfinished batch; alert ids are
+//! deterministic, so nothing is stored twice. SIGINT/SIGTERM stop it cleanly: the rules are finished (pending alerts
 //! flushed) before it exits, like the end of a `hunt`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +38,7 @@ use trailhound_detect::allow::AllowList;
 use trailhound_detect::{Alert, Detector};
 use trailhound_geo::{GeoCache, GeoIp};
 use trailhound_model::{DAY, Event, ExtraFields, HOUR, Timestamp};
+use trailhound_source::event_time::{EventTimeBuffer, FileOrder, Late};
 use trailhound_source::{
     InputFile, Message, Origin, ReadOptions, S3Source, discover, discover_s3, in_reading_order,
     read,
@@ -34,6 +46,7 @@ use trailhound_source::{
 use trailhound_store::{Outcome, WatchStore, WatchedFile};
 
 use crate::config::Config;
+use crate::hunt::RuleSet;
 use crate::triage::Triage;
 use crate::webhook::{Notifier, WebhookFormat, WebhookOptions};
 
@@ -41,6 +54,10 @@ use crate::webhook::{Notifier, WebhookFormat, WebhookOptions};
 const LOCAL_SOURCE: &str = "file";
 /// The checkpoint source of S3 objects (keys are their `s3://bucket/key` URLs).
 const S3_SOURCE: &str = "s3";
+
+/// How long before a listing a file must have changed for the listing to take it: more than the
+/// granularity of file-system clocks (a few milliseconds) and of S3's `LastModified` (a second).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// How far back the rules look: D1's 14-day series plus its 8-hour gate (D2 and D3 look back 10
 /// days). Alerts computed from less history than this are not trusted during a partial replay.
@@ -83,6 +100,10 @@ pub struct WatchArgs {
     /// Run no Sigma rule (as `[sigma] enabled = false`).
     #[arg(long)]
     no_sigma: bool,
+    /// How long events wait for files of lagging streams, e.g. `30m` (overrides
+    /// `[watch] allowed_lateness`).
+    #[arg(long, value_name = "DURATION")]
+    allowed_lateness: Option<trailhound_detect::Span>,
 }
 
 /// Runs `watch` until SIGINT/SIGTERM (or, with `--once`, until the files present are done).
@@ -99,7 +120,11 @@ pub fn run(args: WatchArgs) -> Result<()> {
         None => Config::default(),
     };
     check_interval(args.interval)?;
-    let (detectors, extra) = crate::hunt::detection(&config, args.no_sigma)?;
+    let rules = RuleSet::load(&config, args.no_sigma)?;
+    let lateness = args
+        .allowed_lateness
+        .unwrap_or(config.watch.allowed_lateness)
+        .nanos();
     let spec = crate::alerts_cmd::store_path(args.store.as_ref())?;
     let store = trailhound_store::open_watch_store(&spec).with_context(|| {
         format!(
@@ -132,24 +157,28 @@ pub fn run(args: WatchArgs) -> Result<()> {
     let mut w = Watcher {
         roots: crate::input_paths(&local),
         s3,
-        detectors,
+        detectors: rules.detectors(&config)?,
         allow: config.allow_list()?,
-        triage: Triage::from_config(Arc::clone(&extra), &config)?,
-        extra,
+        triage: Triage::from_config(Arc::clone(&rules.extra), &config)?,
+        extra: Arc::clone(&rules.extra),
+        rules,
+        config,
         store,
         geo: &geo,
         notifier: &notifier,
         done: HashMap::new(),
-        held: Vec::new(),
+        clock: EventTimeBuffer::new(lateness),
+        lateness,
+        window: i64::from(args.replay_days) * DAY,
     };
     log(&format!(
         "started (pid {}): {}",
         std::process::id(),
         args.paths.join(", ")
     ));
-    w.replay(i64::from(args.replay_days) * DAY)?;
+    w.replay()?;
     loop {
-        let new = w.pending();
+        let new = w.pending(args.once);
         if !new.is_empty() {
             w.batch(new)?;
         }
@@ -179,6 +208,9 @@ pub fn run(args: WatchArgs) -> Result<()> {
 struct Watcher<'a> {
     roots: Vec<PathBuf>,
     s3: Vec<Arc<S3Source>>,
+    /// The configured rules, from which the detectors are built (afresh on late data).
+    rules: RuleSet,
+    config: Config,
     detectors: Vec<Box<dyn Detector>>,
     allow: AllowList,
     triage: Triage,
@@ -188,15 +220,30 @@ struct Watcher<'a> {
     notifier: &'a Notifier,
     /// Files already processed (from the checkpoint), by path.
     done: HashMap<String, WatchedFile>,
-    /// Decoded events not yet handed to the rules: those within the reading slack of the newest
-    /// delivery time, which a file delivered next may still precede (as `hunt` orders them).
-    held: Vec<Event>,
+    /// Decoded events not yet handed to the rules, in event time.
+    clock: EventTimeBuffer,
+    /// `[watch] allowed_lateness`, in nanoseconds.
+    lateness: Timestamp,
+    /// `--replay-days`, in nanoseconds.
+    window: Timestamp,
+}
+
+/// What reading a batch gave.
+struct Read {
+    /// Events decoded.
+    events: u64,
+    /// Alerts that became final.
+    alerts: Vec<Alert>,
+    /// Per file, one past its last record that became an event.
+    records: Vec<u64>,
+    /// Events older than what had already been handed to the rules.
+    late: Late,
 }
 
 impl Watcher<'_> {
-    /// Loads the checkpoint and re-reads the processed files of the last `window` before the
-    /// newest one, so that the rules start from the state they had.
-    fn replay(&mut self, window: i64) -> Result<()> {
+    /// Loads the checkpoint and re-reads the processed files of the last `--replay-days` before
+    /// the newest one, so that the rules and the reorder buffer start from the state they had.
+    fn replay(&mut self) -> Result<()> {
         self.done = [LOCAL_SOURCE, S3_SOURCE]
             .into_iter()
             .map(|source| self.store.watched_files(source))
@@ -205,40 +252,8 @@ impl Watcher<'_> {
             .flatten()
             .map(|f| (f.key.clone(), f))
             .collect();
-        let newest = self.done.values().filter_map(|f| f.delivery_time).max();
-        let again: Vec<InputFile> = self
-            .list(newest.map(|t| t - window))
-            .into_iter()
-            .filter(|f| {
-                self.done.contains_key(&key(f))
-                    && match (f.delivery_time, newest) {
-                        (Some(t), Some(n)) => t >= n - window,
-                        _ => true,
-                    }
-            })
-            .collect();
-        if !again.is_empty() {
-            let n = again.len();
-            // When older files were left out, the rules' look-back is only complete LOOKBACK
-            // after the first replayed delivery: alerts about earlier times are discarded.
-            let trust_from = (n < self.done.len())
-                .then(|| again.iter().filter_map(|f| f.delivery_time).min())
-                .flatten()
-                .map(|t| t + LOOKBACK);
-            // Only the records processed before: a file that grew since is read on from there
-            // by the next batch.
-            let ranges: Vec<(u64, u64)> = again
-                .iter()
-                .map(|f| {
-                    let done = self.done.get(&key(f)).map_or(0, |w| w.records);
-                    (0, if done == 0 { u64::MAX } else { done })
-                })
-                .collect();
-            let (events, mut alerts, _) = self.read_and_detect(again, &ranges);
-            if let Some(from) = trust_from {
-                alerts.retain(|a| a.time >= from);
-            }
-            let new = self.store_alerts(alerts)?;
+        if !self.done.is_empty() {
+            let (n, events, new, _) = self.rebuild(Vec::new(), None)?;
             log(&format!(
                 "replayed {n} processed files ({events} events) to rebuild the rules' state; {new} new alerts"
             ));
@@ -246,12 +261,114 @@ impl Watcher<'_> {
         Ok(())
     }
 
+    /// Starts the rules over and reads again the processed files of the last `--replay-days`
+    /// before the newest delivery (only their records processed before), then `new` files
+    /// whole, so that the rules reach the state of one `hunt` over them. With `superseded`
+    /// (late data), the alerts of the re-read period that the rules no longer raise are closed
+    /// with that reason. Stores the alerts and checkpoints `new`; returns the number of files
+    /// and events read, of new alerts, and of superseded ones.
+    fn rebuild(
+        &mut self,
+        new: Vec<InputFile>,
+        superseded: Option<&str>,
+    ) -> Result<(usize, u64, usize, usize)> {
+        self.detectors = self.rules.detectors(&self.config)?;
+        self.triage = Triage::from_config(Arc::clone(&self.extra), &self.config)?;
+        self.clock = EventTimeBuffer::new(self.lateness);
+        for f in self.done.values() {
+            self.clock
+                .note_file(&FileOrder::new(Path::new(&f.key), f.delivery_time));
+        }
+        let newest = self
+            .done
+            .values()
+            .filter_map(|f| f.delivery_time)
+            .chain(new.iter().filter_map(|f| f.delivery_time))
+            .max();
+        let window = self.window;
+        let fresh: HashSet<String> = new.iter().map(key).collect();
+        let again: Vec<InputFile> = self
+            .list(newest.map(|t| t - window))
+            .into_iter()
+            .filter(|f| {
+                self.done.contains_key(&key(f))
+                    && !fresh.contains(&key(f))
+                    && match (f.delivery_time, newest) {
+                        (Some(t), Some(n)) => t >= n - window,
+                        _ => true,
+                    }
+            })
+            .collect();
+        // When older files were left out, the rules' look-back is only complete LOOKBACK after
+        // the first file read: alerts about earlier times are discarded.
+        let left_out = self.done.keys().filter(|k| !fresh.contains(*k)).count() > again.len();
+        let trust_from = left_out
+            .then(|| {
+                again
+                    .iter()
+                    .chain(&new)
+                    .filter_map(|f| f.delivery_time)
+                    .min()
+            })
+            .flatten()
+            .map(|t| t + LOOKBACK);
+        // Only the records processed before: a file that grew since is read on from there by
+        // the next batch.
+        let ranges: Vec<(u64, u64)> = again
+            .iter()
+            .map(|f| {
+                let done = self.done.get(&key(f)).map_or(0, |w| w.records);
+                (0, if done == 0 { u64::MAX } else { done })
+            })
+            .chain(new.iter().map(|_| (0, u64::MAX)))
+            .collect();
+        let n = again.len() + new.len();
+        let files: Vec<InputFile> = again.into_iter().chain(new.iter().cloned()).collect();
+        let mut read = self.read_and_detect(files, &ranges);
+        if let Some(from) = trust_from {
+            read.alerts.retain(|a| a.time >= from);
+        }
+        // The period re-evaluated: from the trusted start to what the rules have seen.
+        let period = (trust_from, self.clock.released());
+        let mut closed = match superseded {
+            Some(reason) => crate::triage::supersede(
+                &mut *self.store,
+                &self.triage,
+                &read.alerts,
+                period,
+                reason,
+            )?,
+            None => 0,
+        };
+        let stored = self.store_alerts(read.alerts)?;
+        if let Some(reason) = superseded {
+            closed += crate::triage::supersede_correlated(
+                &mut *self.store,
+                &self.triage,
+                period,
+                reason,
+            )?;
+        }
+        let records = read.records.split_off(read.records.len() - new.len());
+        self.mark(&new, &records, &vec![(0, u64::MAX); new.len()])?;
+        Ok((n, read.events, stored, closed))
+    }
+
     /// Files under the roots that are not in the checkpoint, in reading order. S3 prefixes are
     /// listed from the day before the newest processed delivery on (late deliveries included).
-    fn pending(&self) -> Vec<InputFile> {
+    ///
+    /// A listing walks folders (or S3 keys) in name order while files keep arriving, so it may
+    /// see a file that arrived during the walk and miss one that arrived before it, in a folder
+    /// already walked. Taking only the files that changed [`SETTLE`] before the listing started
+    /// makes it a snapshot of that moment: every file that arrived before one it takes is taken
+    /// too. The others come with the next listing. With `--once` there is no next listing:
+    /// everything listed is taken.
+    fn pending(&self, once: bool) -> Vec<InputFile> {
         let newest = self.done.values().filter_map(|f| f.delivery_time).max();
+        let started = std::time::SystemTime::now();
         self.list(newest.map(|t| t - DAY))
             .into_iter()
+            .filter(|f| once || f.changed.is_none_or(|c| c + SETTLE <= started))
             .filter(|f| match self.done.get(&key(f)) {
                 None => true,
                 // A local file that changed size since it was read (written in place, or
@@ -277,47 +394,90 @@ impl Watcher<'_> {
         found.files
     }
 
-    /// Reads, detects, stores and checkpoints one batch of new files.
+    /// Reads, detects, stores and checkpoints one batch of new files. A batch with late data
+    /// is re-evaluated from the checkpoint instead (see the module documentation).
     fn batch(&mut self, files: Vec<InputFile>) -> Result<()> {
         let n = files.len();
-        let mut marks: Vec<(bool, WatchedFile)> = files
-            .iter()
-            .map(|f| {
-                let mark = WatchedFile {
-                    key: key(f),
-                    size: f.size,
-                    delivery_time: f.delivery_time,
-                    records: 0,
-                };
-                (matches!(f.origin, Origin::S3 { .. }), mark)
-            })
-            .collect();
         // A file read before starts after the records already processed.
-        let ranges: Vec<(u64, u64)> = marks
+        let ranges: Vec<(u64, u64)> = files
             .iter()
-            .map(|(_, m)| (self.done.get(&m.key).map_or(0, |w| w.records), u64::MAX))
+            .map(|f| (self.done.get(&key(f)).map_or(0, |w| w.records), u64::MAX))
             .collect();
-        let (events, alerts, records) = self.read_and_detect(files, &ranges);
-        for ((_, m), (r, (from, _))) in marks.iter_mut().zip(records.iter().zip(&ranges)) {
-            m.records = (*r).max(*from);
+        let read = self.read_and_detect(files.clone(), &ranges);
+        if read.late.events() > 0 {
+            let streams: Vec<String> = read
+                .late
+                .streams
+                .iter()
+                .map(|(s, l)| {
+                    format!(
+                        "{s}: {} events from {} in {}",
+                        l.events,
+                        trailhound_model::format_rfc3339(l.oldest),
+                        l.file.display()
+                    )
+                })
+                .collect();
+            log(&format!(
+                "late data, {} events older than the {} already released ({}); re-evaluating from the checkpoint",
+                read.late.events(),
+                self.clock
+                    .released()
+                    .map_or_else(String::new, trailhound_model::format_rfc3339),
+                streams.join("; ")
+            ));
+            let reason = format!(
+                "superseded: re-evaluated with late data ({} events of {})",
+                read.late.events(),
+                read.late
+                    .streams
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let (files, events, new, closed) = self.rebuild(files, Some(&reason))?;
+            log(&format!(
+                "re-evaluated {files} files ({events} events): {new} new alerts, {closed} superseded"
+            ));
+            return Ok(());
         }
-        let (s3_marks, marks): (Vec<_>, Vec<_>) = marks.into_iter().partition(|(s3, _)| *s3);
-        let new = self.store_alerts(alerts)?;
+        let new = self.store_alerts(read.alerts)?;
         // Only now, with the alerts stored, are the files done.
-        for (source, marks) in [(LOCAL_SOURCE, marks), (S3_SOURCE, s3_marks)] {
-            let marks: Vec<WatchedFile> = marks.into_iter().map(|(_, m)| m).collect();
+        self.mark(&files, &read.records, &ranges)?;
+        log(&format!(
+            "{n} new files, {} events, {new} new alerts",
+            read.events
+        ));
+        Ok(())
+    }
+
+    /// Marks `files` done in the checkpoint: each up to `records` (or where it started from).
+    fn mark(&mut self, files: &[InputFile], records: &[u64], ranges: &[(u64, u64)]) -> Result<()> {
+        let mut marks: [Vec<WatchedFile>; 2] = Default::default();
+        for ((f, r), (from, _)) in files.iter().zip(records).zip(ranges) {
+            marks[usize::from(matches!(f.origin, Origin::S3 { .. }))].push(WatchedFile {
+                key: key(f),
+                size: f.size,
+                delivery_time: f.delivery_time,
+                records: (*r).max(*from),
+            });
+        }
+        for (source, marks) in [LOCAL_SOURCE, S3_SOURCE].into_iter().zip(marks) {
+            if marks.is_empty() {
+                continue;
+            }
             self.store.mark_watched(source, &marks)?;
             for m in marks {
                 self.done.insert(m.key.clone(), m);
             }
         }
-        log(&format!("{n} new files, {events} events, {new} new alerts"));
         Ok(())
     }
 
     /// Ends the stream: the rules hand out what they still hold.
     fn finish(&mut self) -> Result<()> {
-        let held = std::mem::take(&mut self.held);
+        let held = self.clock.release_all();
         self.observe(&held);
         let mut alerts = Vec::new();
         for d in &mut self.detectors {
@@ -329,24 +489,18 @@ impl Watcher<'_> {
     }
 
     /// Decodes and enriches `files` (of each, only the records numbered within its `range`,
-    /// `[from, to)`), then feeds the rules every held event that no later file can precede;
-    /// returns the number of events decoded, the alerts that became final, and per file how far
-    /// its records go (one past the last record that became an event).
-    fn read_and_detect(
-        &mut self,
-        files: Vec<InputFile>,
-        ranges: &[(u64, u64)],
-    ) -> (u64, Vec<Alert>, Vec<u64>) {
+    /// `[from, to)`), then feeds the rules, in event-time order, every held event that no file
+    /// still to come can precede. Late events are counted, not fed.
+    fn read_and_detect(&mut self, files: Vec<InputFile>, ranges: &[(u64, u64)]) -> Read {
         let mut records = vec![0u64; files.len()];
         let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
-        // Events older than the newest delivery time minus the slack are final (files arrive in
-        // delivery order); a file without a delivery time in its name releases everything.
-        let newest = files
+        let order: Vec<Arc<FileOrder>> = files
             .iter()
-            .map(|f| f.delivery_time)
-            .try_fold(Timestamp::MIN, |m, t| t.map(|t| m.max(t)));
-        let slack = ReadOptions::default().slack;
-        let watermark = newest.map_or(Timestamp::MAX, |t| t.saturating_sub(slack));
+            .map(|f| Arc::new(FileOrder::new(&f.path, f.delivery_time)))
+            .collect();
+        for o in &order {
+            self.clock.note_file(o);
+        }
         let options = ReadOptions {
             extra: Arc::clone(&self.extra),
             ordered: false,
@@ -354,6 +508,7 @@ impl Watcher<'_> {
         };
         let mut cache = GeoCache::new(self.geo);
         let mut decoded = 0;
+        let mut late = Late::default();
         for message in read(files, options) {
             match message {
                 Message::File(report) => {
@@ -387,21 +542,31 @@ impl Watcher<'_> {
                     for e in &mut events {
                         e.country = cache.resolve(&e.source_ip).1;
                     }
-                    self.held.extend(events);
+                    // One message holds events of several files (unordered reading).
+                    let mut by_file: HashMap<u32, Vec<Event>> = HashMap::new();
+                    for e in events {
+                        by_file.entry(e.provenance.file).or_default().push(e);
+                    }
+                    for (f, events) in by_file {
+                        let file = &order[f as usize];
+                        let l = self.clock.push(file, events);
+                        late.count(file, &l);
+                    }
                 }
             }
         }
-        // Stable: events of the same time keep their file and record order, as in `hunt`.
-        self.held.sort_by_key(|e| e.time);
-        let cut = self.held.partition_point(|e| e.time < watermark);
-        let rest = self.held.split_off(cut);
-        let ready = std::mem::replace(&mut self.held, rest);
+        let ready = self.clock.release();
         self.observe(&ready);
         let mut alerts = Vec::new();
         for d in &mut self.detectors {
             alerts.extend(d.drain());
         }
-        (decoded, alerts, records)
+        Read {
+            events: decoded,
+            alerts,
+            records,
+            late,
+        }
     }
 
     /// Feeds events, in time order, to the rules (allow-listed ones excepted).
@@ -432,6 +597,7 @@ impl Watcher<'_> {
                 incidents.active
             ));
         }
+        crate::triage::reopen_raised_again(&mut *self.store, &stored)?;
         let mut out = std::io::stdout().lock();
         let mut new = 0;
         for (alert, item) in &stored {

@@ -51,6 +51,34 @@ fn deliver(file: &Path, from: &Path, to: &Path) {
     std::fs::rename(&tmp, &dest).unwrap();
 }
 
+/// Runs one `hunt` over `src` into `tmp/hunt.db`; returns the store's path.
+fn hunt_into(tmp: &Path, src: &Path) -> PathBuf {
+    let store = tmp.join("hunt.db");
+    run_ok(&[
+        "hunt".as_ref(),
+        "--no-progress".as_ref(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        src.as_os_str(),
+    ]);
+    store
+}
+
+/// The alerts of one `hunt` over `src`, ordered by id.
+fn hunt_alerts(tmp: &Path, src: &Path) -> Vec<Value> {
+    all_alerts(&hunt_into(tmp, src))
+}
+
+/// Stops a watcher cleanly (SIGTERM: the end of the data) and checks that it exits with 0.
+fn stop(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
 fn all_alerts(store: &Path) -> Vec<Value> {
     let s = SqliteStore::open_existing(store).unwrap();
     let mut v: Vec<Value> = s
@@ -129,18 +157,22 @@ struct Destination<'a> {
 /// alerts with those of one `hunt` over the same files.
 fn kill_and_restart(tmp: &Path, src: &Path, dest: Destination<'_>, seed: u64) {
     let files = delivery_order(src);
+    watch_equals_hunt(tmp, src, dest, &files, seed, true);
+}
+
+/// Delivers the files of `src` to `dest` in the order of `arrival`, in random chunks (with
+/// `kills`, killing the watcher with SIGKILL at random points and restarting it); then stops it
+/// cleanly and compares its alerts with those of one `hunt` over the same files.
+fn watch_equals_hunt(
+    tmp: &Path,
+    src: &Path,
+    dest: Destination<'_>,
+    files: &[PathBuf],
+    seed: u64,
+    kills_wanted: bool,
+) {
     assert!(files.len() > 200, "{} files", files.len());
-    let hunt_store = tmp.join("hunt.db");
-    run_ok(&[
-        "hunt".as_ref(),
-        "--no-progress".as_ref(),
-        "--format".as_ref(),
-        "jsonl".as_ref(),
-        "--store".as_ref(),
-        hunt_store.as_os_str(),
-        src.as_os_str(),
-    ]);
-    let expected = all_alerts(&hunt_store);
+    let expected = hunt_alerts(tmp, src);
     assert!(expected.len() >= 5, "{} alerts", expected.len());
 
     let store = tmp.join(format!("watch-{}.db", dest.source));
@@ -158,7 +190,12 @@ fn kill_and_restart(tmp: &Path, src: &Path, dest: Destination<'_>, seed: u64) {
             (dest.deliver)(f);
         }
         next += n;
-        if rng.random_bool(0.6) {
+        if !kills_wanted {
+            // Sometimes let the watcher list a part, sometimes several parts at once.
+            if rng.random_bool(0.5) {
+                wait_for_checkpoint(&store, dest.source, next, &log);
+            }
+        } else if rng.random_bool(0.6) {
             if rng.random_bool(0.5) {
                 // Let it catch up first, so that the next watcher starts from a checkpoint
                 // (and must rebuild the rules' state); otherwise kill it mid-work.
@@ -188,17 +225,16 @@ fn kill_and_restart(tmp: &Path, src: &Path, dest: Destination<'_>, seed: u64) {
         assert!(Instant::now() < deadline, "the last watcher did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
-    assert!(kills >= 3, "only {kills} kills");
-    assert!(
-        restarts_from_a_checkpoint >= 2,
-        "only {restarts_from_a_checkpoint} restarts from a partial checkpoint"
-    );
+    stop(child);
+    if kills_wanted {
+        assert!(kills >= 3, "only {kills} kills");
+        assert!(
+            restarts_from_a_checkpoint >= 2,
+            "only {restarts_from_a_checkpoint} restarts from a partial checkpoint"
+        );
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!text.contains("late data"), "log:\n{text}");
 
     let got = all_alerts(&store);
     let ids = |v: &[Value]| -> Vec<String> {
@@ -250,6 +286,162 @@ fn s3_sigkill_at_random_points_then_restart_ends_with_the_alerts_of_one_hunt() {
         source: "s3",
     };
     kill_and_restart(tmp.path(), &src, dest, 7);
+}
+
+/// The files of `src` in the order they arrive when each region lags by up to `region_lag` and
+/// each file by up to `file_jitter` more (uniformly, from `seed`): CloudTrail's real delivery,
+/// where each account/region writes its own files and a region can fall behind.
+fn arrival_order(
+    src: &Path,
+    seed: u64,
+    region_lag: i64,
+    file_jitter: i64,
+) -> (Vec<PathBuf>, std::collections::BTreeMap<String, i64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut lags = std::collections::BTreeMap::new();
+    let mut files: Vec<(i64, PathBuf)> = trailhound_source::discover(&[src.to_path_buf()])
+        .files
+        .into_iter()
+        .map(|f| {
+            let region = trailhound_source::event_time::stream_of(&f.path);
+            let lag = *lags
+                .entry(region)
+                .or_insert_with(|| rng.random_range(0..=region_lag));
+            let at = f.delivery_time.unwrap() + lag + rng.random_range(0..=file_jitter);
+            (at, f.path)
+        })
+        .collect();
+    files.sort();
+    (files.into_iter().map(|(_, p)| p).collect(), lags)
+}
+
+/// The property of event time: whatever order files arrive in within the allowed lateness (by
+/// region, by file, with and without SIGKILL between batches), `watch` ends with the alerts of
+/// one `hunt`: same ids, times and evidence. The generated events lie up to 5 minutes before
+/// their file's delivery time, so a lag of up to 20 minutes per region plus 4 per file keeps
+/// every file within the default 30 minutes.
+#[test]
+fn out_of_order_arrival_within_the_lateness_ends_with_the_alerts_of_one_hunt() {
+    const MINUTE: i64 = 60_000_000_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    let in_order = delivery_order(&src);
+    for (k, (seed, region_lag, file_jitter, kills)) in [
+        (1, 20 * MINUTE, 4 * MINUTE, false), // by region
+        (2, 0, 24 * MINUTE, false),          // by file
+        (3, 20 * MINUTE, 4 * MINUTE, true),  // by region, with SIGKILL
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (files, lags) = arrival_order(&src, seed, region_lag, file_jitter);
+        assert_ne!(files, in_order, "order {k} is the delivery order");
+        if region_lag > 0 {
+            assert!(lags.values().any(|l| *l > 10 * MINUTE), "{lags:?}");
+        }
+        let run = tmp.path().join(format!("order-{k}"));
+        let watched = run.join("watched");
+        std::fs::create_dir_all(&watched).unwrap();
+        let dest = Destination {
+            arg: watched.clone().into_os_string(),
+            deliver: Box::new(|f| deliver(f, &src, &watched)),
+            env: Vec::new(),
+            source: "file",
+        };
+        watch_equals_hunt(&run, &src, dest, &files, 100 + seed, kills);
+    }
+}
+
+/// A region later than the allowed lateness: its files are counted as late data and the rules
+/// are re-evaluated from the checkpoint, so the open alerts are exactly those of one `hunt`;
+/// alerts raised before the late files came that the re-evaluation no longer raises are closed
+/// as superseded, by `trailhound watch`, with the reason.
+#[test]
+fn a_region_later_than_the_lateness_is_re_evaluated_and_ends_with_the_alerts_of_one_hunt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src);
+    let expected = hunt_alerts(tmp.path(), &src);
+    // us-east-1 of one account stops delivering on the 13th, then delivers everything at once
+    // (the rest follows): its events are days late, and the first-seen alerts raised without
+    // them are wrong.
+    let (late, on_time): (Vec<PathBuf>, Vec<PathBuf>) =
+        delivery_order(&src).into_iter().partition(|f| {
+            f.to_string_lossy()
+                .contains("438445665889_CloudTrail_us-east-1_")
+        });
+    assert!(late.len() > 50, "{} late files", late.len());
+    let watched = tmp.path().join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let store = tmp.path().join("watch.db");
+    let log = tmp.path().join("watch.log");
+    let child = start_watch(watched.as_os_str(), &store, &log, &[]);
+    let cut = on_time
+        .iter()
+        .position(|f| f.to_string_lossy().contains("20260113"))
+        .unwrap();
+    for f in &on_time[..cut] {
+        deliver(f, &src, &watched);
+    }
+    wait_for_checkpoint(&store, "file", cut, &log);
+    let before: Vec<Value> = all_alerts(&store);
+    for f in &late {
+        deliver(f, &src, &watched);
+    }
+    wait_for_checkpoint(&store, "file", cut + late.len(), &log);
+    for f in &on_time[cut..] {
+        deliver(f, &src, &watched);
+    }
+    wait_for_checkpoint(&store, "file", on_time.len() + late.len(), &log);
+    stop(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("late data") && text.contains("438445665889/us-east-1: "),
+        "log:\n{text}"
+    );
+
+    let s = SqliteStore::open_existing(&store).unwrap();
+    let stored = s.list(&AlertFilter::default()).unwrap();
+    let mut open: Vec<Value> = stored
+        .iter()
+        .filter(|a| a.status != trailhound_store::Status::Closed)
+        .map(|a| serde_json::to_value(&a.alert).unwrap())
+        .collect();
+    open.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let ids = |v: &[Value]| -> Vec<String> {
+        v.iter()
+            .map(|a| format!("{} {}", a["rule_id"], a["id"]))
+            .collect()
+    };
+    assert_eq!(ids(&open), ids(&expected), "log:\n{text}");
+    assert_eq!(open, expected);
+    // Every other alert was raised before the late files came, and is closed as superseded.
+    let superseded: Vec<_> = stored
+        .iter()
+        .filter(|a| a.status == trailhound_store::Status::Closed)
+        .collect();
+    assert!(!superseded.is_empty(), "nothing superseded; log:\n{text}");
+    assert!(
+        superseded
+            .iter()
+            .any(|a| before.iter().any(|b| b["id"] == a.alert.id.as_str())),
+        "no alert raised before the late files was superseded"
+    );
+    for a in &superseded {
+        assert_eq!(a.status_by.as_deref(), Some("trailhound watch"));
+        let why = a.status_reason.as_deref().unwrap();
+        assert!(
+            why.starts_with("superseded: re-evaluated with late data (")
+                && why.contains("438445665889/us-east-1"),
+            "{why}"
+        );
+        assert!(
+            !expected.iter().any(|b| b["id"] == a.alert.id.as_str()),
+            "{} is one of hunt's alerts",
+            a.alert.id
+        );
+    }
 }
 
 /// A one-thread HTTP server on 127.0.0.1 that answers the first `failures` requests with 500 and
@@ -434,14 +626,7 @@ fn watch_resumes_from_a_postgres_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     generate(&src);
-    let hunt_store = tmp.path().join("hunt.db");
-    run_ok(&[
-        "hunt".as_ref(),
-        "--no-progress".as_ref(),
-        "--store".as_ref(),
-        hunt_store.as_os_str(),
-        src.as_os_str(),
-    ]);
+    let hunt_store = hunt_into(tmp.path(), &src);
     let files = delivery_order(&src);
     let watched = tmp.path().join("watched");
     let once = || {
@@ -522,18 +707,13 @@ fn a_file_written_in_two_halves_counts_every_event_once() {
             std::thread::sleep(Duration::from_millis(50));
         }
     };
-    let mut child = start_watch(logs.as_os_str(), &store, &log, &[]);
+    let child = start_watch(logs.as_os_str(), &store, &log, &[]);
     wait_for(cut);
     assert_eq!(checkpoint()[0].records, 3);
     // The rest of the file arrives, written in place.
     std::fs::write(&file, &all).unwrap();
     wait_for(all.len());
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    stop(child);
     let d4 = |alerts: &[Value]| -> Vec<(u64, Vec<String>)> {
         alerts
             .iter()
@@ -562,5 +742,4 @@ fn a_file_written_in_two_halves_counts_every_event_once() {
         "--once".as_ref(),
     ]);
     assert_eq!(d4(&all_alerts(&store)), [(6, want)]);
-    let _ = child.kill();
 }

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use trailhound_decode::{Decoder, Issue, IssueKind};
 use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 
+pub mod event_time;
 mod name_time;
 pub mod s3;
 pub use name_time::delivery_time;
@@ -65,6 +66,11 @@ pub struct InputFile {
     pub delivery_time: Option<Timestamp>,
     /// Where its bytes are.
     pub origin: Origin,
+    /// When it last changed: the inode change time of a local file (set by the rename or write
+    /// that delivered it, whatever tool copied it), S3's `LastModified` of an object. `watch`
+    /// takes only files that changed before its listing started, so that a listing is a snapshot
+    /// even while files arrive during it.
+    pub changed: Option<std::time::SystemTime>,
 }
 
 /// What [`discover`] found.
@@ -181,7 +187,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 problem: InputProblem::of_io(&e),
                 why: e.to_string(),
             }),
-            Ok(m) if m.is_file() => d.push_file(root.clone(), m.len()),
+            Ok(m) if m.is_file() => d.push_file(root.clone(), Some(&m)),
             Ok(_) => {
                 for entry in walkdir::WalkDir::new(root)
                     .follow_links(true)
@@ -206,8 +212,8 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                                 d.other.push(e.path().to_path_buf());
                                 continue;
                             }
-                            let size = e.metadata().map(|m| m.len()).unwrap_or(0);
-                            d.push_file(e.into_path(), size);
+                            let m = e.metadata().ok();
+                            d.push_file(e.into_path(), m.as_ref());
                         }
                         Ok(_) => {}
                     }
@@ -217,6 +223,22 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
     }
     in_reading_order(&mut d.files);
     d
+}
+
+/// When a local file last changed: its inode change time where there is one (Unix), which no
+/// copying tool can set back, else its modification time.
+fn changed(m: &std::fs::Metadata) -> Option<std::time::SystemTime> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let nanos = u32::try_from(m.ctime_nsec()).ok()?;
+        let secs = u64::try_from(m.ctime()).ok()?;
+        Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+    }
+    #[cfg(not(unix))]
+    {
+        m.modified().ok()
+    }
 }
 
 /// Sorts files into reading order (delivery time, then path; files without a time first) and
@@ -255,17 +277,24 @@ impl Discovery {
                         source: std::sync::Arc::clone(source),
                         key: o.key,
                     };
-                    self.push(path, o.size, origin);
+                    self.push(path, o.size, origin, Some(o.last_modified));
                 }
             }
         }
     }
 
-    fn push_file(&mut self, path: PathBuf, size: u64) {
-        self.push(path, size, Origin::Local);
+    fn push_file(&mut self, path: PathBuf, m: Option<&std::fs::Metadata>) {
+        let size = m.map_or(0, |m| m.len());
+        self.push(path, size, Origin::Local, m.and_then(changed));
     }
 
-    fn push(&mut self, path: PathBuf, size: u64, origin: Origin) {
+    fn push(
+        &mut self,
+        path: PathBuf,
+        size: u64,
+        origin: Origin,
+        changed: Option<std::time::SystemTime>,
+    ) {
         if is_digest(&path) {
             self.digests.push(path);
             return;
@@ -278,6 +307,7 @@ impl Discovery {
             size,
             delivery_time,
             origin,
+            changed,
         });
     }
 

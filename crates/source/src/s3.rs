@@ -40,6 +40,8 @@ pub struct S3Object {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// When the object was written (S3's `LastModified`).
+    pub last_modified: std::time::SystemTime,
 }
 
 /// Splits `s3://bucket/prefix` into bucket and prefix (without leading or trailing `/`).
@@ -100,6 +102,7 @@ impl S3Source {
                         out.push(S3Object {
                             key: meta.location.to_string(),
                             size: meta.size,
+                            last_modified: meta.last_modified.into(),
                         });
                     }
                 }
@@ -116,6 +119,7 @@ impl S3Source {
                             out.push(S3Object {
                                 key: meta.location.to_string(),
                                 size: meta.size,
+                                last_modified: meta.last_modified.into(),
                             });
                         }
                         for sub in listing.common_prefixes {
