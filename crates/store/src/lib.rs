@@ -34,6 +34,7 @@ use trailhound_detect::suppression::{Member, Totals};
 use trailhound_detect::{Alert, BlindPeriod, Severity};
 use trailhound_model::Timestamp;
 
+pub mod access;
 pub mod checkpoint;
 pub mod incidents;
 pub mod postgres;
@@ -352,6 +353,20 @@ pub trait AlertStore {
 
     /// Incidents matching the filter, highest risk first (then latest activity, then id).
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError>;
+
+    /// Runs `statements` (SQL with `?N` placeholders, and their values) in one transaction;
+    /// returns the rows each changed. The row-level access [`access`] is written over.
+    fn access_write(
+        &mut self,
+        statements: &[(&str, Vec<access::SqlValue>)],
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// The rows of one query (SQL with `?N` placeholders).
+    fn access_read(
+        &self,
+        sql: &str,
+        params: &[access::SqlValue],
+    ) -> Result<Vec<Vec<access::SqlValue>>, StoreError>;
 
     /// Moves an incident to `status` (audit fields and trail as for alerts), without touching
     /// its alerts: [`incidents::set_incident_status`] propagates.

@@ -36,6 +36,7 @@ use trailhound_detect::BlindPeriod;
 use trailhound_detect::incident::Summary;
 use trailhound_detect::suppression::{Member, Totals};
 
+use crate::access::SqlValue;
 use crate::incidents::{IncidentFilter, StoredIncident, pg, sql, stored_incident, where_clause};
 
 use crate::{
@@ -103,6 +104,7 @@ CREATE TABLE watched_files (
 );
 "#,
     crate::sqlite::MIGRATION_3,
+    crate::access::MIGRATION_4,
 ];
 
 /// The table that marks a schema as a Trailhound store and lists the migrations applied.
@@ -901,6 +903,53 @@ impl AlertStore for PostgresStore {
             .collect()
     }
 
+    fn access_write(
+        &mut self,
+        statements: &[(&str, Vec<SqlValue>)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut tx = client.transaction()?;
+        lock(&mut tx, &self.schema)?;
+        let mut changed = Vec::with_capacity(statements.len());
+        for (sql, values) in statements {
+            let params = to_postgres(values);
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+            changed.push(tx.execute(&pg(sql), &refs)?);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn access_read(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let params = to_postgres(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+        self.client()
+            .query(&pg(sql), &refs)?
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        let ty = row.columns()[i].type_();
+                        Ok(if *ty == postgres::types::Type::TEXT {
+                            row.try_get::<_, Option<String>>(i)?
+                                .map_or(SqlValue::Null, SqlValue::Text)
+                        } else {
+                            row.try_get::<_, Option<i64>>(i)?
+                                .map_or(SqlValue::Null, SqlValue::Int)
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<StoredIncident>, StoreError> {
         let (clause, values) = where_clause(filter);
         let params: Vec<&(dyn ToSql + Sync)> =
@@ -1091,4 +1140,18 @@ mod tests {
         assert!(describe_url("postgres://h/db?bogus=1").is_none());
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
+}
+
+/// Access-table values as PostgreSQL parameters (NULL is sent as a text NULL).
+fn to_postgres(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                SqlValue::Null => Box::new(None::<String>),
+                SqlValue::Int(i) => Box::new(*i),
+                SqlValue::Text(t) => Box::new(t.clone()),
+            }
+        })
+        .collect()
 }

@@ -24,6 +24,7 @@ use trailhound_detect::BlindPeriod;
 use trailhound_detect::incident::Summary;
 use trailhound_detect::suppression::{Member, Totals};
 
+use crate::access::SqlValue;
 use crate::incidents::{IncidentFilter, StoredIncident, sql, stored_incident, where_clause};
 use crate::{
     AlertFilter, AlertStore, Checkpoints, Outcome, Status, StatusChange, StoreError, StoredAlert,
@@ -94,6 +95,7 @@ CREATE TABLE watched_files (
 );
 "#,
     MIGRATION_3,
+    crate::access::MIGRATION_4,
 ];
 
 /// Version 3: incidents and suppression.
@@ -650,6 +652,45 @@ impl AlertStore for SqliteStore {
         Ok(())
     }
 
+    fn access_write(
+        &mut self,
+        statements: &[(&str, Vec<SqlValue>)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = Vec::with_capacity(statements.len());
+        for (sql, values) in statements {
+            let n = tx.execute(sql, params_from_iter(values.iter().map(to_sqlite)))?;
+            changed.push(n as u64);
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn access_read(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let mut st = self.conn.prepare_cached(sql)?;
+        let n = st.column_count();
+        let rows = st
+            .query_map(params_from_iter(params.iter().map(to_sqlite)), |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get::<_, Value>(i)? {
+                            Value::Integer(v) => SqlValue::Int(v),
+                            Value::Text(t) => SqlValue::Text(t),
+                            _ => SqlValue::Null,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, rusqlite::Error>>()
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn blind_periods(&self) -> Result<Vec<BlindPeriod>, StoreError> {
         let mut st = self.conn.prepare_cached(sql::BLIND)?;
         let bodies: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -700,6 +741,15 @@ impl AlertStore for SqliteStore {
         )??;
         tx.commit()?;
         Ok(stored)
+    }
+}
+
+/// An access-table value as SQLite's.
+fn to_sqlite(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(i) => Value::Integer(*i),
+        SqlValue::Text(t) => Value::Text(t.clone()),
     }
 }
 

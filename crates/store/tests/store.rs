@@ -123,6 +123,7 @@ on_both!(
     a_closed_incident_stays_closed_and_new_alerts_open_another,
     suppression_members_count_once,
     blind_periods_are_kept_per_rule_and_start,
+    users_tokens_roles_and_the_audit_log,
 );
 
 const T0: &str = "2026-01-12T10:00:00Z";
@@ -1204,7 +1205,7 @@ fn a_version_2_store_is_migrated_to_incidents_and_keeps_its_alerts() {
         .unwrap();
     }
     let mut s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     let id = alert("d4", Severity::High, "AKIA9", 0).id;
     let old = s.get(&id).unwrap().unwrap();
     assert_eq!(old.alert.root_key, "");
@@ -1233,4 +1234,57 @@ fn blind_periods_are_kept_per_rule_and_start(open: Open<'_>) {
         .unwrap();
     let got = open().blind_periods().unwrap();
     assert_eq!(got, [p("d2", 5, 6), p("d2", 10, 30), p("d3", 10, 20)]);
+}
+
+/// Users and tokens: only hashes stored, revoked tokens and removed users refused; the audit log
+/// lists status changes with account changes, newest first.
+fn users_tokens_roles_and_the_audit_log(open: Open<'_>) {
+    use trailhound_store::access::*;
+    let mut s = open();
+    let st: &mut dyn AlertStore = &mut *s;
+    assert!(!any_active_token(st).unwrap());
+    put_user(st, "alice", Role::Triage, "cli:root").unwrap();
+    put_user(st, "bob", Role::Read, "cli:root").unwrap();
+    assert!(put_user(st, "bad name", Role::Read, "cli:root").is_err());
+    let (id, secret) = create_token(st, "alice", "cli:root").unwrap();
+    assert!(secret.starts_with("thk_") && secret.len() == 68);
+    assert!(create_token(st, "carol", "cli:root").is_err());
+    assert!(any_active_token(st).unwrap());
+    let who = authenticate(st, &secret).unwrap().unwrap();
+    assert_eq!((who.user.as_str(), who.role), ("alice", Role::Triage));
+    assert_eq!(authenticate(st, "thk_wrong").unwrap(), None);
+    // Only the hash is stored.
+    let stored = st.access_read("SELECT hash FROM api_tokens", &[]).unwrap();
+    assert_eq!(stored, vec![vec![SqlValue::Text(token_hash(&secret))]]);
+    assert!(tokens(st).unwrap()[0].last_used_at.is_some());
+    revoke_token(st, &id, "cli:root").unwrap();
+    assert_eq!(authenticate(st, &secret).unwrap(), None);
+    assert!(revoke_token(st, &id, "cli:root").is_err());
+    // A removed user's tokens stop working.
+    let (_, bobs) = create_token(st, "bob", "cli:root").unwrap();
+    assert!(authenticate(st, &bobs).unwrap().is_some());
+    remove_user(st, "bob", "cli:root").unwrap();
+    assert_eq!(authenticate(st, &bobs).unwrap(), None);
+    assert_eq!(role_of(st, "bob").unwrap(), None);
+    assert_eq!(role_of(st, "alice").unwrap(), Some(Role::Triage));
+    assert_eq!(users(st).unwrap().len(), 1);
+    assert!(Role::Admin.allows(Role::Triage) && !Role::Read.allows(Role::Triage));
+
+    // Status changes are in the log with the account changes, newest first.
+    let a = alert("r", Severity::High, "AKIAAUDIT", 0);
+    st.upsert_alerts(std::slice::from_ref(&a)).unwrap();
+    st.set_status(&a.id, Status::Closed, "alice", Some("benign"))
+        .unwrap();
+    let log = audit(st, 100, 0).unwrap();
+    let actions: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(actions[0], ("alice", "alert.closed", a.id.as_str()));
+    assert_eq!(log[0].detail.as_deref(), Some("benign"));
+    assert!(actions.contains(&("cli:root", "token.revoked", id.as_str())));
+    assert!(actions.contains(&("cli:root", "user.removed", "bob")));
+    assert!(actions.contains(&("cli:root", "user.added", "alice")));
+    assert_eq!(actions.len(), 7);
+    assert_eq!(audit(st, 1, 1).unwrap().len(), 1);
 }
