@@ -22,6 +22,7 @@ mod serve;
 mod stats;
 mod timeline_cmd;
 mod triage;
+mod users_cmd;
 mod watch;
 mod webhook;
 
@@ -52,6 +53,10 @@ enum Command {
     Rules(rules_cmd::RulesArgs),
     /// Serve the web UI and JSON API over the alert store (127.0.0.1:8080 by default).
     Serve(serve::ServeArgs),
+    /// Users of the web UI and API: add with a role (read, triage, admin), tokens, revoke, remove.
+    Users(users_cmd::UsersArgs),
+    /// The audit log: who changed which alert, incident, user or token, and when.
+    Audit(users_cmd::AuditArgs),
     /// Write CloudTrail as a Parquet lake partitioned by date (feature `lake`).
     #[cfg(feature = "lake")]
     Convert(lake_cmd::ConvertArgs),
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Watch(args) => watch::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Users(args) => users_cmd::run(args),
+        Command::Audit(args) => users_cmd::audit(args),
         #[cfg(feature = "lake")]
         Command::Convert(args) => lake_cmd::convert(args),
         #[cfg(feature = "lake")]

@@ -255,18 +255,20 @@ fn serve_answers_over_http_and_needs_the_token_to_change_a_status() {
 }
 
 #[test]
-fn serve_refuses_a_non_loopback_address_without_allow_remote() {
+fn serve_refuses_a_non_loopback_address_without_authentication() {
     let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("alerts.db");
+    SqliteStore::open(&db).unwrap();
     let out = Command::cargo_bin("trailhound")
         .unwrap()
         .args(["serve", "--listen", "0.0.0.0:0", "--store"])
-        .arg(tmp.path().join("alerts.db"))
+        .arg(&db)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("refusing to listen on 0.0.0.0:0: the web UI has no authentication"),
+        err.contains("refusing to listen on 0.0.0.0:0 without authentication"),
         "{err}"
     );
 }

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use trailhound_detect::{Severity, Span};
 use trailhound_model::{Timestamp, format_rfc3339, parse_rfc3339};
@@ -21,6 +21,7 @@ use trailhound_store::{AlertFilter, AlertStore, Status, StatusChange, StoreError
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::auth::Caller;
 use crate::{MAX_LIMIT, Shared};
 
 /// Alerts a list returns when no `limit` is given.
@@ -316,8 +317,10 @@ impl AlertDetail {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
-    /// Who makes the change (required, at most 200 characters).
-    pub by: String,
+    /// Who makes the change (at most 200 characters): required when the server has no
+    /// authentication; with authentication the signed-in user is recorded instead.
+    #[serde(default)]
+    pub by: Option<String>,
     /// Why (at most 2000 characters).
     pub reason: Option<String>,
 }
@@ -497,17 +500,13 @@ pub(crate) async fn get_alert(
     Ok(Json(detail))
 }
 
-async fn change(
-    state: Shared,
-    id: String,
-    to: Status,
+/// Checks a status change's body; returns who it is recorded as and why.
+pub(crate) fn actor_and_reason(
+    caller: &Caller,
     body: Result<Json<StatusRequest>, JsonRejection>,
-) -> Result<Json<AlertDetail>, ApiError> {
+) -> Result<(String, Option<String>), ApiError> {
     let Json(req) = body?;
-    if req.by.trim().is_empty() {
-        return Err(ApiError::bad_request(StoreError::NoActor.to_string()));
-    }
-    if req.by.chars().count() > MAX_BY_CHARS {
+    if req.by.as_deref().unwrap_or("").chars().count() > MAX_BY_CHARS {
         return Err(ApiError::bad_request(format!(
             "`by` is longer than {MAX_BY_CHARS} characters"
         )));
@@ -517,9 +516,20 @@ async fn change(
             "`reason` is longer than {MAX_REASON_CHARS} characters"
         )));
     }
+    Ok((caller.actor(req.by.as_deref())?, req.reason))
+}
+
+async fn change(
+    state: Shared,
+    caller: Caller,
+    id: String,
+    to: Status,
+    body: Result<Json<StatusRequest>, JsonRejection>,
+) -> Result<Json<AlertDetail>, ApiError> {
+    let (by, reason) = actor_and_reason(&caller, body)?;
     let detail = state
         .with_store(move |s| {
-            s.set_status(&id, to, &req.by, req.reason.as_deref())?;
+            s.set_status(&id, to, &by, reason.as_deref())?;
             read_detail(s, &id)
         })
         .await?;
@@ -533,11 +543,12 @@ async fn change(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert cannot become acknowledged", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -545,10 +556,11 @@ async fn change(
 )]
 pub(crate) async fn ack_alert(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<AlertDetail>, ApiError> {
-    change(state, id, Status::Acknowledged, body).await
+    change(state, caller, id, Status::Acknowledged, body).await
 }
 
 /// Closes an alert (re-running a hunt never reopens it).
@@ -558,11 +570,12 @@ pub(crate) async fn ack_alert(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert is already closed", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -570,10 +583,11 @@ pub(crate) async fn ack_alert(
 )]
 pub(crate) async fn close_alert(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<AlertDetail>, ApiError> {
-    change(state, id, Status::Closed, body).await
+    change(state, caller, id, Status::Closed, body).await
 }
 
 /// Reopens an acknowledged or closed alert.
@@ -583,11 +597,12 @@ pub(crate) async fn close_alert(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert is already open", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
@@ -595,10 +610,11 @@ pub(crate) async fn close_alert(
 )]
 pub(crate) async fn reopen_alert(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<AlertDetail>, ApiError> {
-    change(state, id, Status::Open, body).await
+    change(state, caller, id, Status::Open, body).await
 }
 
 /// Alerts by status.
@@ -825,19 +841,34 @@ pub(crate) async fn openapi_json() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
-/// Adds the token header as the security scheme `token`.
+/// Adds the security schemes: `token` (the server's anti-forgery token header), `bearer` (an API
+/// token) and `session` (the login page's cookie).
 struct TokenScheme;
 
 impl utoipa::Modify for TokenScheme {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "The session cookie set by POST /api/login.",
+            ))),
+        );
         components.add_security_scheme(
             "token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-Trailhound-Token",
-                "The server's token, printed by `trailhound serve` and carried by its pages. \
-                 State-changing requests also need `Content-Type: application/json` and are \
-                 refused when `Origin` or `Sec-Fetch-Site` say they come from another origin.",
+                "The server's anti-forgery token, printed by `trailhound serve` and carried by its \
+                 pages: needed by state-changing requests that are not authenticated with a \
+                 bearer token. State-changing requests also need `Content-Type: application/json` \
+                 and are refused when `Origin` or `Sec-Fetch-Site` say they come from another \
+                 origin.",
             ))),
         );
     }
@@ -862,6 +893,10 @@ impl utoipa::Modify for TokenScheme {
         close_alert,
         reopen_alert,
         get_key,
+        crate::audit::audit_json,
+        crate::auth::login,
+        crate::auth::logout,
+        crate::auth::whoami,
         openapi_json
     ),
     modifiers(&TokenScheme),
@@ -869,6 +904,8 @@ impl utoipa::Modify for TokenScheme {
         (name = "incidents", description = "Incidents: the alerts of one root key or principal, ranked by risk"),
         (name = "alerts", description = "Alerts and their status"),
         (name = "keys", description = "Access keys"),
+        (name = "audit", description = "Who changed what, and when (admin)"),
+        (name = "session", description = "Signing in and out (servers with authentication)"),
         (name = "meta", description = "This description")
     )
 )]
@@ -898,4 +935,8 @@ pub(crate) fn routes() -> Router<Shared> {
             post(crate::incidents::reopen_incident),
         )
         .route("/api/openapi.json", get(openapi_json))
+        .route("/api/audit", get(crate::audit::audit_json))
+        .route("/api/login", post(crate::auth::login))
+        .route("/api/logout", post(crate::auth::logout))
+        .route("/api/whoami", get(crate::auth::whoami))
 }

@@ -101,6 +101,18 @@ pub fn check_state_change(
     host: Option<&str>,
     token: &str,
 ) -> Result<(), Refusal> {
+    check_state_change_from(headers, host, "http", Some(token))
+}
+
+/// As [`check_state_change`], for a server whose pages are at `scheme://host`; `token: None`
+/// skips the token (a request authenticated by a bearer token, which a browser never attaches on
+/// its own, cannot be forged cross-site).
+pub fn check_state_change_from(
+    headers: &HeaderMap,
+    host: Option<&str>,
+    scheme: &str,
+    token: Option<&str>,
+) -> Result<(), Refusal> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // Every value of a repeated header must pass.
     if headers
@@ -110,7 +122,7 @@ pub fn check_state_change(
     {
         return Err(Refusal::CrossSite);
     }
-    let this = host.map(|h| format!("http://{h}"));
+    let this = host.map(|h| format!("{scheme}://{h}"));
     if headers.get_all("origin").iter().any(|origin| {
         !this
             .as_deref()
@@ -118,9 +130,11 @@ pub fn check_state_change(
     }) {
         return Err(Refusal::Origin);
     }
-    let given = get(TOKEN_HEADER).unwrap_or_default();
-    if token.is_empty() || !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-        return Err(Refusal::Token);
+    if let Some(token) = token {
+        let given = get(TOKEN_HEADER).unwrap_or_default();
+        if token.is_empty() || !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(Refusal::Token);
+        }
     }
     let json = get("content-type").is_some_and(|c| {
         c.split(';')
@@ -140,8 +154,15 @@ pub(crate) async fn guard(State(state): State<Shared>, req: Request, next: Next)
         return refuse(Refusal::Host);
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let bearer = req
+        .extensions()
+        .get::<crate::auth::Caller>()
+        .is_some_and(|c| c.via == crate::auth::Via::Bearer);
+    let settings = state.settings();
+    let scheme = if settings.https { "https" } else { "http" };
+    let token = (!bearer).then_some(settings.token.as_str());
     if !safe
-        && let Err(r) = check_state_change(req.headers(), host.as_deref(), &state.settings().token)
+        && let Err(r) = check_state_change_from(req.headers(), host.as_deref(), scheme, token)
     {
         return refuse(r);
     }

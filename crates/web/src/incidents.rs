@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
+use axum::{Extension, Json};
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 use trailhound_detect::incident::containment;
 use trailhound_report::{Esc, parts};
 use trailhound_store::incidents::{self, IncidentFilter};
-use trailhound_store::{Status, StoreError, StoredAlert, StoredIncident};
+use trailhound_store::{Status, StoredAlert, StoredIncident};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::Shared;
-use crate::api::{ApiError, ErrorBody, MAX_BY_CHARS, MAX_REASON_CHARS, StatusRequest};
+use crate::api::{ApiError, ErrorBody, StatusRequest};
+use crate::auth::Caller;
 use crate::pages::{Page, PageError, alert_rows, document, status_form};
 
 /// Incidents a list returns when no `limit` is given.
@@ -180,24 +181,15 @@ pub(crate) async fn get_incident(
 
 async fn change(
     state: Shared,
+    caller: Caller,
     id: String,
     to: Status,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let Json(req) = body?;
-    if req.by.trim().is_empty() {
-        return Err(ApiError::bad_request(StoreError::NoActor.to_string()));
-    }
-    if req.by.chars().count() > MAX_BY_CHARS
-        || req.reason.as_deref().unwrap_or("").chars().count() > MAX_REASON_CHARS
-    {
-        return Err(ApiError::bad_request(format!(
-            "`by` is at most {MAX_BY_CHARS} characters, `reason` at most {MAX_REASON_CHARS}"
-        )));
-    }
+    let (by, reason) = crate::api::actor_and_reason(&caller, body)?;
     let detail = state
         .with_store(move |s| {
-            let inc = incidents::set_incident_status(s, &id, to, &req.by, req.reason.as_deref())?;
+            let inc = incidents::set_incident_status(s, &id, to, &by, reason.as_deref())?;
             detail(s, &inc.id)
         })
         .await?;
@@ -211,21 +203,23 @@ async fn change(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident cannot become acknowledged", body = ErrorBody),
     )
 )]
 pub(crate) async fn ack_incident(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    change(state, id, Status::Acknowledged, body).await
+    change(state, caller, id, Status::Acknowledged, body).await
 }
 
 /// Closes an incident and every alert of it not yet closed.
@@ -235,21 +229,23 @@ pub(crate) async fn ack_incident(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident is already closed", body = ErrorBody),
     )
 )]
 pub(crate) async fn close_incident(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    change(state, id, Status::Closed, body).await
+    change(state, caller, id, Status::Closed, body).await
 }
 
 /// Reopens an acknowledged or closed incident (its alerts keep their statuses).
@@ -259,21 +255,23 @@ pub(crate) async fn close_incident(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("token" = [])),
+    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
-        (status = 403, description = "Refused: no or wrong token, or a cross-site request", body = ErrorBody),
+        (status = 401, description = "Not signed in (a server with authentication)", body = ErrorBody),
+        (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident is already open", body = ErrorBody),
     )
 )]
 pub(crate) async fn reopen_incident(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusRequest>, JsonRejection>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    change(state, id, Status::Open, body).await
+    change(state, caller, id, Status::Open, body).await
 }
 
 /// The link of an incident page.

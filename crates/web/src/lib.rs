@@ -35,10 +35,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use trailhound_store::AlertStore;
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod guard;
 pub mod incidents;
 mod pages;
 
+pub use auth::AuthSettings;
 pub use guard::TOKEN_HEADER;
 
 /// A connection to an alert store, usable from the blocking threads.
@@ -60,14 +63,21 @@ pub struct Settings {
     /// `127.0.0.0/8`, `[::1]`): a page on another site that rebinds its DNS name to 127.0.0.1
     /// can then read nothing. On unless the server listens on a non-loopback address.
     pub loopback_hosts_only: bool,
+    /// Authentication and roles ([`auth`]); `None`: everybody who reaches the server may do
+    /// everything (a loopback server for one person).
+    pub auth: Option<AuthSettings>,
+    /// The server terminates TLS: the pages' origin is `https://`.
+    pub https: bool,
 }
 
 impl Settings {
-    /// A fresh random token, loopback hosts only.
+    /// A fresh random token, loopback hosts only, no authentication, plain HTTP.
     pub fn new() -> Self {
         Self {
             token: new_token(),
             loopback_hosts_only: true,
+            auth: None,
+            https: false,
         }
     }
 }
@@ -92,6 +102,8 @@ pub fn new_token() -> String {
 pub(crate) struct AppState {
     pool: deadpool::unmanaged::Pool<DynStore>,
     settings: Settings,
+    /// Sessions and failed sign-in attempts.
+    pub(crate) auth: auth::AuthState,
 }
 
 /// Shared state of the handlers.
@@ -138,6 +150,7 @@ pub fn router(stores: Vec<DynStore>, settings: Settings) -> Router {
     let state: Shared = Arc::new(AppState {
         pool: deadpool::unmanaged::Pool::from(stores),
         settings,
+        auth: auth::AuthState::default(),
     });
     let headers = [
         (header::CONTENT_SECURITY_POLICY, CSP),
@@ -160,6 +173,11 @@ pub fn router(stores: Vec<DynStore>, settings: Settings) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
+        ))
+        // Outside the guard: the guard needs to know how the caller authenticated.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
         ));
     for (name, value) in headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
@@ -176,7 +194,55 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Serves `app` over TLS (rustls, the ring provider) on `listener` with the certificate chain
+/// and private key of two PEM files, until `shutdown` completes (then gives the requests under
+/// way 10 seconds).
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> std::io::Result<()> {
+    let config = tls_config(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let stop = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::tls_rustls::from_tcp_rustls(listener, config)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
+}
+
+/// The TLS configuration of two PEM files (checked at start, so that a bad file is an error
+/// before the server listens).
+pub async fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> std::io::Result<axum_server::tls_rustls::RustlsConfig> {
+    // The process-wide provider; an error only says one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "TLS certificate {} and key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ),
+            )
+        })
 }

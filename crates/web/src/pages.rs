@@ -856,6 +856,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/alerts", get(list))
         .route("/alerts/{id}", get(alert_page))
         .route("/keys/{key}", get(key_page))
+        .route("/login", get(crate::auth::login_page))
+        .route("/audit", get(crate::audit::audit_page))
         .route(
             "/static/report.css",
             get(|| async { asset("text/css; charset=utf-8", parts::STYLESHEET) }),

@@ -12,7 +12,7 @@ use trailhound_detect::{Alert, Severity, alert_id, remediation};
 use trailhound_model::{HOUR, Timestamp, parse_rfc3339};
 use trailhound_store::{AlertStore, SqliteStore, Status};
 use trailhound_web::api::{AlertDetail, AlertList, KeySummary};
-use trailhound_web::{CSP, DynStore, Settings, router};
+use trailhound_web::{AuthSettings, CSP, DynStore, Settings, router};
 
 const TOKEN: &str = "test-token-0123456789";
 const HOST: &str = "127.0.0.1:8080";
@@ -127,6 +127,10 @@ struct Fixture {
 }
 
 fn fixture(loopback_hosts_only: bool) -> Fixture {
+    fixture_with(loopback_hosts_only, None)
+}
+
+fn fixture_with(loopback_hosts_only: bool, auth: Option<AuthSettings>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alerts.db");
     let alerts = alerts();
@@ -142,6 +146,8 @@ fn fixture(loopback_hosts_only: bool) -> Fixture {
         Settings {
             token: TOKEN.to_owned(),
             loopback_hosts_only,
+            auth,
+            https: false,
         },
     );
     Fixture {
@@ -626,17 +632,24 @@ async fn openapi_describes_every_route() {
             "/api/alerts/{id}/ack",
             "/api/alerts/{id}/close",
             "/api/alerts/{id}/reopen",
+            "/api/audit",
             "/api/incidents",
             "/api/incidents/{id}",
             "/api/incidents/{id}/ack",
             "/api/incidents/{id}/close",
             "/api/incidents/{id}/reopen",
             "/api/keys/{key}",
-            "/api/openapi.json"
+            "/api/login",
+            "/api/logout",
+            "/api/openapi.json",
+            "/api/whoami"
         ]
     );
     let close = &v["paths"]["/api/alerts/{id}/close"]["post"];
-    assert_eq!(close["security"], json!([{"token": []}]));
+    assert_eq!(
+        close["security"],
+        json!([{"bearer": [], "token": []}, {"session": [], "token": []}])
+    );
     assert_eq!(
         close["requestBody"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/StatusRequest"
@@ -862,4 +875,183 @@ async fn incidents_are_ranked_listed_and_move_their_alerts() {
     assert_eq!(v["incidents"].as_array().unwrap().len(), 1);
     let (s, _) = f.get_json("/api/incidents/ffff").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A shared server: users with roles and tokens; a trusted proxy at 10.0.0.2.
+struct Team {
+    f: Fixture,
+    read: String,
+    triage: String,
+    admin: String,
+}
+
+fn team() -> Team {
+    use trailhound_store::access::{Role, create_token, put_user};
+    let f = fixture_with(
+        false,
+        Some(AuthSettings {
+            trusted_proxies: vec!["10.0.0.2".parse().unwrap()],
+            ..AuthSettings::default()
+        }),
+    );
+    let mut s = f.store();
+    let mut token = |name: &str, role| {
+        put_user(&mut s, name, role, "cli:test").unwrap();
+        create_token(&mut s, name, "cli:test").unwrap().1
+    };
+    let read = token("rita", Role::Read);
+    let triage = token("tom", Role::Triage);
+    let admin = token("ada", Role::Admin);
+    Team {
+        f,
+        read,
+        triage,
+        admin,
+    }
+}
+
+fn from(mut req: Request<Body>, ip: &str) -> Request<Body> {
+    let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    req
+}
+
+fn bearer(mut req: Request<Body>, token: &str) -> Request<Body> {
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    req
+}
+
+#[tokio::test]
+async fn a_shared_server_needs_a_token_and_the_right_role() {
+    let t = team();
+    let f = &t.f;
+    let id = f.alerts[0].id.clone();
+    // Nothing without credentials: the API says 401 as JSON, a page shows the sign-in form.
+    let (s, h, body) = f.send(get("/api/alerts")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(h[header::WWW_AUTHENTICATE], "Bearer realm=\"trailhound\"");
+    assert!(String::from_utf8(body).unwrap().contains("unauthorized"));
+    let (s, _, html) = f.get_html("/").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(html.contains(r#"data-testid="login-form""#), "{html}");
+    assert!(!html.contains(&id));
+    // The sign-in page, the assets and the API description are public.
+    for public in ["/login", "/static/web.js", "/api/openapi.json"] {
+        assert_eq!(f.send(get(public)).await.0, StatusCode::OK, "{public}");
+    }
+    // A wrong token is refused like none.
+    let (s, _, _) = f.send(bearer(get("/api/alerts"), "thk_nope")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Read sees, but cannot close.
+    let (s, _, _) = f.send(bearer(get("/api/alerts"), &t.read)).await;
+    assert_eq!(s, StatusCode::OK);
+    let close = |token: &str| {
+        let req = Request::post(format!("/api/alerts/{id}/close"))
+            .header(header::HOST, "alerts.example.org")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(json_body(&json!({"by": "someone else", "reason": "benign"})))
+            .unwrap();
+        bearer(req, token)
+    };
+    let (s, _, body) = f.send(close(&t.read)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(f.store().get(&id).unwrap().unwrap().status, Status::Open);
+    // Triage can, with a bearer token and no anti-forgery token; the signed-in user is recorded,
+    // whatever `by` says.
+    let (s, _, body) = f.send(close(&t.triage)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let stored = f.store().get(&id).unwrap().unwrap();
+    assert_eq!(stored.status, Status::Closed);
+    assert_eq!(stored.status_by.as_deref(), Some("tom"));
+    // The audit log is the admin's.
+    let (s, _, _) = f.send(bearer(get("/api/audit"), &t.triage)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, body) = f.send(bearer(get("/api/audit"), &t.admin)).await;
+    assert_eq!(s, StatusCode::OK);
+    let log: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(log["entries"][0]["actor"], "tom");
+    assert_eq!(log["entries"][0]["action"], "alert.closed");
+    assert_eq!(log["entries"][0]["target"], id.as_str());
+    let (s, _, html) = f
+        .send(bearer(get("/audit"), &t.admin))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8(html).unwrap().contains("alert.closed"));
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_session_that_still_needs_the_anti_forgery_token() {
+    let t = team();
+    let f = &t.f;
+    let login = |token: &str| {
+        post("/api/login")
+            .header(header::ORIGIN, format!("http://{HOST}"))
+            .body(json_body(&json!({ "token": token })))
+            .unwrap()
+    };
+    let (s, _, _) = f.send(login("thk_wrong")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, h, body) = f.send(login(&t.triage)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let cookie = h[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let with_cookie = |mut req: Request<Body>| {
+        req.headers_mut()
+            .insert(header::COOKIE, session.parse().unwrap());
+        req
+    };
+    let (s, _, body) = f.send(with_cookie(get("/api/whoami"))).await;
+    assert_eq!(s, StatusCode::OK);
+    let me: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(me, json!({"user": "tom", "role": "triage", "authentication": true}));
+    // A session's state change still needs the page's token (a cookie is sent cross-site).
+    let id = f.alerts[1].id.clone();
+    let forged = Request::post(format!("/api/alerts/{id}/ack"))
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(json_body(&json!({"reason": "x"})))
+        .unwrap();
+    assert_eq!(f.send(with_cookie(forged)).await.0, StatusCode::FORBIDDEN);
+    let real = post(&format!("/api/alerts/{id}/ack"))
+        .body(json_body(&json!({"reason": "on it"})))
+        .unwrap();
+    assert_eq!(f.send(with_cookie(real)).await.0, StatusCode::OK);
+    assert_eq!(
+        f.store().get(&id).unwrap().unwrap().status_by.as_deref(),
+        Some("tom")
+    );
+    // Signed out, the cookie is worth nothing.
+    let out = post("/api/logout").body(json_body(&json!({}))).unwrap();
+    assert_eq!(f.send(with_cookie(out)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        f.send(with_cookie(get("/api/alerts"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_user_header_counts_only_from_the_trusted_proxy() {
+    let t = team();
+    let f = &t.f;
+    let as_user = |ip: &str, user: &str| {
+        let mut req = get("/api/whoami");
+        req.headers_mut()
+            .insert("x-forwarded-user", user.parse().unwrap());
+        from(req, ip)
+    };
+    let (s, _, body) = f.send(as_user("10.0.0.2", "ada")).await;
+    assert_eq!(s, StatusCode::OK);
+    let me: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((me["user"].as_str(), me["role"].as_str()), (Some("ada"), Some("admin")));
+    // The same header from anywhere else is ignored.
+    let (s, _, _) = f.send(as_user("10.0.0.3", "ada")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A name the store does not know is nobody.
+    let (s, _, _) = f.send(as_user("10.0.0.2", "mallory")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }

@@ -56,3 +56,81 @@
     });
   });
 })();
+
+// The sign-in page (servers with authentication): POSTs the token as JSON, with the page's
+// anti-forgery token; the server answers with the session cookie.
+(function () {
+  "use strict";
+  var form = document.getElementById("login-form");
+  if (!form) { return; }
+  var meta = document.querySelector('meta[name="trailhound-token"]');
+  var token = meta ? meta.getAttribute("content") : "";
+  var input = document.getElementById("login-token");
+  var error = document.getElementById("login-error");
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    error.hidden = true;
+    fetch("/api/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Trailhound-Token": token },
+      body: JSON.stringify({ token: input.value.trim() })
+    }).then(function (r) {
+      if (r.ok) {
+        if (window.location.pathname === "/login") { window.location.assign("/"); } else { window.location.reload(); }
+        return;
+      }
+      return r.json().then(function (b) {
+        error.textContent = (b && b.error) || ("HTTP " + r.status);
+        error.hidden = false;
+      });
+    }, function (err) {
+      error.textContent = "The server did not answer: " + err;
+      error.hidden = false;
+    });
+  });
+})();
+
+// Who is signed in: their name in the navigation with a sign-out button, the audit log for
+// admins, and the status form's "By" set to them (the server records the signed-in user).
+(function () {
+  "use strict";
+  var nav = document.querySelector("nav.top");
+  if (!nav || document.getElementById("login-form")) { return; }
+  var meta = document.querySelector('meta[name="trailhound-token"]');
+  var token = meta ? meta.getAttribute("content") : "";
+  fetch("/api/whoami", { credentials: "same-origin" }).then(function (r) {
+    return r.ok ? r.json() : null;
+  }).then(function (me) {
+    if (!me || !me.user) { return; }
+    if (me.role === "admin") {
+      var audit = document.createElement("a");
+      audit.href = "/audit";
+      audit.textContent = "Audit log";
+      nav.appendChild(audit);
+    }
+    var who = document.createElement("span");
+    who.className = "who";
+    who.setAttribute("data-testid", "signed-in");
+    who.textContent = me.user + " (" + me.role + ")";
+    nav.appendChild(who);
+    var out = document.createElement("button");
+    out.type = "button";
+    out.className = "sign-out";
+    out.textContent = "Sign out";
+    out.addEventListener("click", function () {
+      fetch("/api/logout", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-Trailhound-Token": token },
+        body: "{}"
+      }).then(function () { window.location.assign("/login"); });
+    });
+    nav.appendChild(out);
+    var by = document.getElementById("status-by");
+    if (by) {
+      by.value = me.user;
+      by.readOnly = true;
+    }
+  });
+})();
