@@ -12,21 +12,12 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const BASE = process.env.SERVE_URL;
 const XSS_KEY = process.env.XSS_KEY;
 const PAYLOAD = "<script>window.__xss=1</script>";
@@ -45,9 +36,8 @@ const foreign = new Set();
 before(async () => {
   assert.ok(BASE, "set SERVE_URL to the server's address");
   assert.ok(XSS_KEY, "set XSS_KEY to the key whose alerts carry the crafted user agent");
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
   mkdirSync(OUT, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  browser = await launch();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
   const origin = new URL(BASE).origin;
   // Only the server (and the attacker page fulfilled below) may be reached.

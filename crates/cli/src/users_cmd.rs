@@ -74,7 +74,8 @@ pub struct AuditArgs {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse().map_err(|e: trailhound_store::StoreError| e.to_string())
+    s.parse()
+        .map_err(|e: trailhound_store::StoreError| e.to_string())
 }
 
 fn open(store: Option<&PathBuf>, create: bool) -> Result<Box<dyn AlertStore + Send>> {
@@ -132,7 +133,8 @@ pub fn run(args: UsersArgs) -> Result<()> {
                 "{:<12} {:<24} {:<20} {:<20} REVOKED",
                 "ID", "USER", "CREATED", "LAST USED"
             )?;
-            let short = |t: Option<i64>| t.map_or("-".to_owned(), |t| format_rfc3339(t)[..19].to_owned());
+            let short =
+                |t: Option<i64>| t.map_or("-".to_owned(), |t| format_rfc3339(t)[..19].to_owned());
             for t in access::tokens(st)? {
                 writeln!(
                     out,

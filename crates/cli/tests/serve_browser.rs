@@ -45,10 +45,16 @@ struct Server {
 impl Server {
     /// Starts `serve` on 127.0.0.1 with a free port and waits for its address and token.
     fn start(store: &Path) -> Server {
+        Server::start_with(store, &[])
+    }
+
+    /// As [`Server::start`], with more arguments.
+    fn start_with(store: &Path, more: &[&std::ffi::OsStr]) -> Server {
         let mut child = Process::cargo_bin("trailhound")
             .unwrap()
             .args(["serve", "--listen", "127.0.0.1:0", "--store"])
             .arg(store)
+            .args(more)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -69,7 +75,7 @@ impl Server {
             let line = log
                 .recv_timeout(Duration::from_secs(60))
                 .expect("serve printed its address and token");
-            if let Some(i) = line.find("http://") {
+            if let Some(i) = line.find("https://").or_else(|| line.find("http://")) {
                 url = Some(line[i..].trim().to_owned());
             }
             if let Some((_, t)) = line.split_once("(X-Trailhound-Token): ") {
@@ -396,5 +402,119 @@ fn web_ui_in_chromium_closes_an_alert_and_runs_nothing_from_the_logs() {
     let untouched = result["untouched"].as_str().unwrap();
     assert_eq!(store.get(untouched).unwrap().unwrap().status, Status::Open);
     assert!(store.history(untouched).unwrap().is_empty());
+    drop(server);
+}
+
+/// The UI a team shares: over TLS (a test certificate), with authentication. In Chromium: a
+/// request without a token gets 401 and the sign-in page; a read-only user signs in and cannot
+/// close an alert; a triage user closes it; the admin's audit log shows who closed it. The store
+/// then says the same. Saves `target/browser/audit.png`.
+#[test]
+fn shared_ui_over_tls_signs_in_and_enforces_roles() {
+    let Some(root) = browser::ready() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("alerts.db");
+    let hunt = Command::cargo_bin("trailhound")
+        .unwrap()
+        .args(["hunt", "--no-progress", "--format", "jsonl", "--store"])
+        .arg(&db)
+        .arg(root.join("sample"))
+        .output()
+        .unwrap();
+    assert!(
+        hunt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hunt.stderr)
+    );
+    let token = |name: &str, role: &str| -> String {
+        let out = Command::cargo_bin("trailhound")
+            .unwrap()
+            .args(["users", "add", name, "--role", role, "--store"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    let (read, triage, admin) = (
+        token("rita", "read"),
+        token("tom", "triage"),
+        token("ada", "admin"),
+    );
+    let alert = SqliteStore::open_existing(&db)
+        .unwrap()
+        .list(&trailhound_store::AlertFilter {
+            status: Some(Status::Open),
+            ..Default::default()
+        })
+        .unwrap()[0]
+        .alert
+        .id
+        .clone();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_pem, key_pem) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let server = Server::start_with(
+        &db,
+        &[
+            "--auth".as_ref(),
+            "--tls-cert".as_ref(),
+            cert_pem.as_os_str(),
+            "--tls-key".as_ref(),
+            key_pem.as_os_str(),
+        ],
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let out_dir = root.join("target/browser");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let _ = std::fs::remove_file(out_dir.join("audit.png"));
+    let status = Process::new("node")
+        .args(["--test", "tests/browser/auth.test.mjs"])
+        .current_dir(&root)
+        .env("SERVE_URL", &server.url)
+        .env("SERVE_OUT", &out_dir)
+        .env("READ_TOKEN", &read)
+        .env("TRIAGE_TOKEN", &triage)
+        .env("ADMIN_TOKEN", &admin)
+        .env("ALERT_ID", &alert)
+        .status()
+        .expect("node");
+    assert!(
+        status.success(),
+        "the browser test failed (see its output above)"
+    );
+    assert!(out_dir.join("audit.png").exists());
+    let store = SqliteStore::open_existing(&db).unwrap();
+    let s = store.get(&alert).unwrap().unwrap();
+    assert_eq!(s.status, Status::Closed);
+    assert_eq!(s.status_by.as_deref(), Some("tom"));
+    let history = store.history(&alert).unwrap();
+    assert_eq!(history.len(), 1, "the read-only attempt changed nothing");
+    let log = trailhound_store::access::audit(&store, 10, 0).unwrap();
+    assert_eq!(
+        (
+            log[0].actor.as_str(),
+            log[0].action.as_str(),
+            log[0].target.as_str()
+        ),
+        ("tom", "alert.closed", alert.as_str())
+    );
     drop(server);
 }

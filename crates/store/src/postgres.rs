@@ -1044,6 +1044,20 @@ impl Checkpoints for PostgresStore {
     }
 }
 
+/// Access-table values as PostgreSQL parameters (NULL is sent as a text NULL).
+fn to_postgres(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                SqlValue::Null => Box::new(None::<String>),
+                SqlValue::Int(i) => Box::new(*i),
+                SqlValue::Text(t) => Box::new(t.clone()),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1140,18 +1154,4 @@ mod tests {
         assert!(describe_url("postgres://h/db?bogus=1").is_none());
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
-}
-
-/// Access-table values as PostgreSQL parameters (NULL is sent as a text NULL).
-fn to_postgres(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync>> {
-    values
-        .iter()
-        .map(|v| -> Box<dyn ToSql + Sync> {
-            match v {
-                SqlValue::Null => Box::new(None::<String>),
-                SqlValue::Int(i) => Box::new(*i),
-                SqlValue::Text(t) => Box::new(t.clone()),
-            }
-        })
-        .collect()
 }

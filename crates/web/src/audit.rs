@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Html;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use trailhound_model::format_rfc3339;
 use trailhound_report::Esc;
@@ -116,13 +117,26 @@ pub(crate) async fn audit_page(
         r#"<section class="wrap"><table class="alerts" data-testid="audit"><thead><tr><th>When</th><th>Who</th><th>What</th><th>On</th><th>Detail</th></tr></thead><tbody>"#,
     );
     for e in &entries {
+        // Alerts and incidents link to their pages.
+        let page = match e.action.split_once('.') {
+            Some(("alert", _)) => Some("alerts"),
+            Some(("incident", _)) => Some("incidents"),
+            _ => None,
+        };
+        let on = match page {
+            Some(p) => format!(
+                r#"<a href="/{p}/{}">{}</a>"#,
+                utf8_percent_encode(&e.target, NON_ALPHANUMERIC),
+                Esc(&e.target)
+            ),
+            None => Esc(&e.target).to_string(),
+        };
         let _ = write!(
             main,
-            r#"<tr data-testid="audit-row"><td class="mono">{}</td><td>{}</td><td>{}</td><td class="mono">{}</td><td>{}</td></tr>"#,
+            r#"<tr data-testid="audit-row"><td class="mono">{}</td><td>{}</td><td>{}</td><td class="mono">{on}</td><td>{}</td></tr>"#,
             Esc(&format_rfc3339(e.at)[..19]),
             Esc(&e.actor),
             Esc(&e.action),
-            Esc(&e.target),
             Esc(e.detail.as_deref().unwrap_or(""))
         );
     }

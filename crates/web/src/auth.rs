@@ -240,7 +240,11 @@ fn unauthorized(path: &str, message: &str, token: &str) -> Response {
     let mut r = if path.starts_with("/api/") {
         ApiError::new(StatusCode::UNAUTHORIZED, message).into_response()
     } else {
-        (StatusCode::UNAUTHORIZED, Html(login_document(message, token))).into_response()
+        (
+            StatusCode::UNAUTHORIZED,
+            Html(login_document(message, token)),
+        )
+            .into_response()
     };
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -377,10 +381,7 @@ pub struct WhoAmI {
         (status = 415, description = "The body is not JSON", body = ErrorBody),
     )
 )]
-pub(crate) async fn login(
-    State(state): State<Shared>,
-    req: Request,
-) -> Result<Response, ApiError> {
+pub(crate) async fn login(State(state): State<Shared>, req: Request) -> Result<Response, ApiError> {
     let Some(settings) = state.settings().auth.clone() else {
         return Err(ApiError::bad_request(
             "authentication is off on this server: there is nothing to sign in to",
@@ -414,7 +415,11 @@ pub(crate) async fn login(
     let cookie = format!(
         "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         SESSION_LIFETIME.as_secs(),
-        if settings.secure_cookies { "; Secure" } else { "" }
+        if settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut r = Json(who).into_response();
     r.headers_mut().insert(
@@ -443,7 +448,9 @@ pub(crate) async fn logout(State(state): State<Shared>, headers: HeaderMap) -> R
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("trailhound_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(
+            "trailhound_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
     );
     r
 }
@@ -533,7 +540,10 @@ mod tests {
         }
         assert_eq!(last, MAX_DELAY);
         // Another address is not slowed; a success forgets the failures.
-        assert_eq!(s.delay(Some("203.0.113.10".parse().unwrap())), Duration::ZERO);
+        assert_eq!(
+            s.delay(Some("203.0.113.10".parse().unwrap())),
+            Duration::ZERO
+        );
         s.succeeded(ip);
         assert_eq!(s.delay(ip), Duration::ZERO);
     }
@@ -541,8 +551,14 @@ mod tests {
     #[test]
     fn bearer_and_cookie_parsing() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer thk_1"));
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; trailhound_session=abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer thk_1"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; trailhound_session=abc"),
+        );
         assert_eq!(bearer(&h), Some("thk_1"));
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "b"), None);

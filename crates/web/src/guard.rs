@@ -161,8 +161,7 @@ pub(crate) async fn guard(State(state): State<Shared>, req: Request, next: Next)
     let settings = state.settings();
     let scheme = if settings.https { "https" } else { "http" };
     let token = (!bearer).then_some(settings.token.as_str());
-    if !safe
-        && let Err(r) = check_state_change_from(req.headers(), host.as_deref(), scheme, token)
+    if !safe && let Err(r) = check_state_change_from(req.headers(), host.as_deref(), scheme, token)
     {
         return refuse(r);
     }

@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 
 use axum::extract::rejection::JsonRejection;
-use axum::{Extension, Json};
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use trailhound_detect::incident::containment;

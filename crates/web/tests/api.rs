@@ -953,12 +953,19 @@ async fn a_shared_server_needs_a_token_and_the_right_role() {
         let req = Request::post(format!("/api/alerts/{id}/close"))
             .header(header::HOST, "alerts.example.org")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(json_body(&json!({"by": "someone else", "reason": "benign"})))
+            .body(json_body(
+                &json!({"by": "someone else", "reason": "benign"}),
+            ))
             .unwrap();
         bearer(req, token)
     };
     let (s, _, body) = f.send(close(&t.read)).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     assert_eq!(f.store().get(&id).unwrap().unwrap().status, Status::Open);
     // Triage can, with a bearer token and no anti-forgery token; the signed-in user is recorded,
     // whatever `by` says.
@@ -976,9 +983,7 @@ async fn a_shared_server_needs_a_token_and_the_right_role() {
     assert_eq!(log["entries"][0]["actor"], "tom");
     assert_eq!(log["entries"][0]["action"], "alert.closed");
     assert_eq!(log["entries"][0]["target"], id.as_str());
-    let (s, _, html) = f
-        .send(bearer(get("/audit"), &t.admin))
-        .await;
+    let (s, _, html) = f.send(bearer(get("/audit"), &t.admin)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(String::from_utf8(html).unwrap().contains("alert.closed"));
 }
@@ -998,7 +1003,10 @@ async fn sign_in_sets_a_session_that_still_needs_the_anti_forgery_token() {
     let (s, h, body) = f.send(login(&t.triage)).await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let cookie = h[header::SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_owned();
     let with_cookie = |mut req: Request<Body>| {
         req.headers_mut()
@@ -1008,7 +1016,10 @@ async fn sign_in_sets_a_session_that_still_needs_the_anti_forgery_token() {
     let (s, _, body) = f.send(with_cookie(get("/api/whoami"))).await;
     assert_eq!(s, StatusCode::OK);
     let me: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(me, json!({"user": "tom", "role": "triage", "authentication": true}));
+    assert_eq!(
+        me,
+        json!({"user": "tom", "role": "triage", "authentication": true})
+    );
     // A session's state change still needs the page's token (a cookie is sent cross-site).
     let id = f.alerts[1].id.clone();
     let forged = Request::post(format!("/api/alerts/{id}/ack"))
@@ -1047,7 +1058,10 @@ async fn a_proxy_user_header_counts_only_from_the_trusted_proxy() {
     let (s, _, body) = f.send(as_user("10.0.0.2", "ada")).await;
     assert_eq!(s, StatusCode::OK);
     let me: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((me["user"].as_str(), me["role"].as_str()), (Some("ada"), Some("admin")));
+    assert_eq!(
+        (me["user"].as_str(), me["role"].as_str()),
+        (Some("ada"), Some("admin"))
+    );
     // The same header from anywhere else is ignored.
     let (s, _, _) = f.send(as_user("10.0.0.3", "ada")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
