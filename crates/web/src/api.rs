@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use trailhound_detect::{Severity, Span};
@@ -21,8 +21,9 @@ use trailhound_store::{AlertFilter, AlertStore, Status, StatusChange, StoreError
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::Shared;
 use crate::auth::Caller;
-use crate::{MAX_LIMIT, Shared};
+use crate::guard::post_guarded;
 
 /// Alerts a list returns when no `limit` is given.
 pub const DEFAULT_LIMIT: u64 = 50;
@@ -333,23 +334,31 @@ pub struct ListQuery {
     /// Only this rule id.
     pub rule: Option<String>,
     /// Only this severity: `low`, `medium`, `high` or `critical`.
+    #[param(pattern = "^(|low|medium|high|critical)$")]
     pub severity: Option<String>,
-    /// Only this status: `open`, `acknowledged` or `closed`.
+    /// Only this status: `open`, `acknowledged` (or `ack`) or `closed`.
+    #[param(pattern = "^(|open|acknowledged|ack|closed)$")]
     pub status: Option<String>,
     /// Only this access key id.
     pub key: Option<String>,
     /// Only alerts at or after this time: RFC 3339, a date (`2026-01-12`, midnight UTC) or a
     /// duration before now (`7d`, `12h`).
+    #[param(
+        pattern = "^(|(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)?|([1-9][0-9]{0,3}(d|h|m|s|ms|us|ns)){1,3})$"
+    )]
     pub since: Option<String>,
     /// Only alerts before this time (same forms as `since`).
+    #[param(
+        pattern = "^(|(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)?|([1-9][0-9]{0,3}(d|h|m|s|ms|us|ns)){1,3})$"
+    )]
     pub until: Option<String>,
     /// Only the alerts of this incident (its full id).
     pub incident: Option<String>,
-    /// At most this many alerts (1 to 500, default 50).
-    #[param(value_type = Option<u64>)]
+    /// At most this many alerts (0 to 500, default 50).
+    #[param(pattern = "^(|500|[1-4][0-9]{2}|[1-9][0-9]|[0-9])$")]
     pub limit: Option<String>,
     /// Skip this many alerts first (default 0).
-    #[param(value_type = Option<u64>)]
+    #[param(pattern = "^(|0|[1-9][0-9]{0,14})$")]
     pub offset: Option<String>,
 }
 
@@ -393,35 +402,48 @@ impl ListQuery {
     /// The store filter of the query (with `limit` as given, default 50, at most
     /// [`MAX_LIMIT`]), or why a parameter is wrong.
     pub fn filter(&self) -> Result<AlertFilter, ApiError> {
-        let number = |name: &str, v: &Option<String>| -> Result<Option<u64>, ApiError> {
-            given(v)
-                .map(|s| {
-                    s.parse::<u64>().map_err(|_| {
-                        ApiError::bad_request(format!("{name} {s:?} is not a whole number"))
-                    })
-                })
-                .transpose()
-        };
-        let limit = number("limit", &self.limit)?.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit must be between 1 and {MAX_LIMIT}"
-            )));
-        }
+        use crate::params::{self, checked, number};
+        let limit =
+            number("limit", &self.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_LIMIT);
         let now = now();
+        let time = |name: &str, v: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
+            // Every RFC 3339 time, date and duration is read (the pattern shows the usual forms).
+            given(v)
+                .map(|s| parse_time(s, now))
+                .transpose()
+                .map_err(|e| ApiError::bad_request(format!("{name}: {}", e.message)))
+        };
         Ok(AlertFilter {
             rule_id: given(&self.rule).map(str::to_owned),
-            severity: given(&self.severity).map(parse_severity).transpose()?,
-            status: given(&self.status)
-                .map(|s| s.parse::<Status>())
-                .transpose()
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+            severity: checked(
+                "severity",
+                &self.severity,
+                params::SEVERITY,
+                "low, medium, high or critical",
+            )?
+            .map(parse_severity)
+            .transpose()?,
+            status: checked(
+                "status",
+                &self.status,
+                params::STATUS,
+                "open, acknowledged or closed",
+            )?
+            .map(|s| s.parse::<Status>())
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
             access_key_id: given(&self.key).map(str::to_owned),
-            since: given(&self.since).map(|s| parse_time(s, now)).transpose()?,
-            until: given(&self.until).map(|s| parse_time(s, now)).transpose()?,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
             incident_id: given(&self.incident).map(str::to_owned),
             limit: Some(limit),
-            offset: number("offset", &self.offset)?.unwrap_or(0),
+            offset: number(
+                "offset",
+                &self.offset,
+                params::OFFSET,
+                "a whole number below 10^15",
+            )?
+            .unwrap_or(0),
         })
     }
 }
@@ -457,7 +479,7 @@ pub(crate) fn list_page(
 )]
 pub(crate) async fn list_alerts(
     State(state): State<Shared>,
-    Query(q): Query<ListQuery>,
+    crate::params::ApiQuery(q): crate::params::ApiQuery<ListQuery>,
 ) -> Result<Json<AlertList>, ApiError> {
     let filter = q.filter()?;
     let (limit, offset) = (filter.limit.unwrap_or(DEFAULT_LIMIT), filter.offset);
@@ -543,7 +565,7 @@ async fn change(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -552,6 +574,7 @@ async fn change(
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert cannot become acknowledged", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn ack_alert(
@@ -570,7 +593,7 @@ pub(crate) async fn ack_alert(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -579,6 +602,7 @@ pub(crate) async fn ack_alert(
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert is already closed", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn close_alert(
@@ -597,7 +621,7 @@ pub(crate) async fn close_alert(
     tag = "alerts",
     params(("id" = String, Path, description = "The alert id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The alert after the change", body = AlertDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -606,6 +630,7 @@ pub(crate) async fn close_alert(
         (status = 404, description = "No such alert", body = ErrorBody),
         (status = 409, description = "The alert is already open", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn reopen_alert(
@@ -916,27 +941,27 @@ pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/alerts", get(list_alerts))
         .route("/api/alerts/{id}", get(get_alert))
-        .route("/api/alerts/{id}/ack", post(ack_alert))
-        .route("/api/alerts/{id}/close", post(close_alert))
-        .route("/api/alerts/{id}/reopen", post(reopen_alert))
+        .route("/api/alerts/{id}/ack", post_guarded(ack_alert))
+        .route("/api/alerts/{id}/close", post_guarded(close_alert))
+        .route("/api/alerts/{id}/reopen", post_guarded(reopen_alert))
         .route("/api/keys/{key}", get(get_key))
         .route("/api/incidents", get(crate::incidents::list_incidents))
         .route("/api/incidents/{id}", get(crate::incidents::get_incident))
         .route(
             "/api/incidents/{id}/ack",
-            post(crate::incidents::ack_incident),
+            post_guarded(crate::incidents::ack_incident),
         )
         .route(
             "/api/incidents/{id}/close",
-            post(crate::incidents::close_incident),
+            post_guarded(crate::incidents::close_incident),
         )
         .route(
             "/api/incidents/{id}/reopen",
-            post(crate::incidents::reopen_incident),
+            post_guarded(crate::incidents::reopen_incident),
         )
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/audit", get(crate::audit::audit_json))
-        .route("/api/login", post(crate::auth::login))
-        .route("/api/logout", post(crate::auth::logout))
+        .route("/api/login", post_guarded(crate::auth::login))
+        .route("/api/logout", post_guarded(crate::auth::logout))
         .route("/api/whoami", get(crate::auth::whoami))
 }

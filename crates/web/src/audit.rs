@@ -25,10 +25,11 @@ pub const DEFAULT_AUDIT: u64 = 200;
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// At most this many lines (0 to 500; default 200).
-    #[param(minimum = 0, maximum = 500)]
-    pub limit: Option<u64>,
+    #[param(pattern = "^(|500|[1-4][0-9]{2}|[1-9][0-9]|[0-9])$")]
+    pub limit: Option<String>,
     /// Skip this many lines first.
-    pub offset: Option<u64>,
+    #[param(pattern = "^(|0|[1-9][0-9]{0,14})$")]
+    pub offset: Option<String>,
 }
 
 /// One line of the audit log.
@@ -66,14 +67,15 @@ pub struct AuditPage {
 }
 
 async fn read(state: &Shared, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_AUDIT);
-    if limit > crate::MAX_LIMIT {
-        return Err(ApiError::bad_request(format!(
-            "limit is at most {}",
-            crate::MAX_LIMIT
-        )));
-    }
-    let offset = q.offset.unwrap_or(0);
+    use crate::params::{self, number};
+    let limit = number("limit", &q.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_AUDIT);
+    let offset = number(
+        "offset",
+        &q.offset,
+        params::OFFSET,
+        "a whole number below 10^15",
+    )?
+    .unwrap_or(0);
     state
         .with_store(move |s| Ok::<_, ApiError>(access::audit(s, limit, offset)?))
         .await
@@ -96,7 +98,7 @@ async fn read(state: &Shared, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError
 )]
 pub(crate) async fn audit_json(
     State(state): State<Shared>,
-    Query(q): Query<AuditQuery>,
+    crate::params::ApiQuery(q): crate::params::ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     Ok(Json(AuditPage {
         entries: read(&state, q)

@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -200,9 +201,7 @@ fn is_public(path: &str) -> bool {
 fn required_role(method: &Method, path: &str) -> Role {
     if path == "/audit" || path.starts_with("/api/audit") {
         Role::Admin
-    } else if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && path != "/api/logout"
-    {
+    } else if *method == Method::POST && path != "/api/logout" {
         Role::Triage
     } else {
         Role::Read
@@ -429,19 +428,30 @@ pub(crate) async fn login(State(state): State<Shared>, req: Request) -> Result<R
     Ok(r)
 }
 
-/// Signs out: ends the session and clears its cookie.
+/// Signs out: ends the session and clears its cookie. The body is an empty JSON object.
 #[utoipa::path(
     post,
     path = "/api/logout",
     tag = "session",
+    request_body(content = Object, content_type = "application/json", description = "`{}`"),
     responses(
         (status = 204, description = "Signed out"),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
         (status = 403, description = "Refused by the request guard", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is not a JSON object", body = ErrorBody),
     ),
-    security(("bearer" = []), ("session" = []))
+    security(("bearer" = []), ("session" = [], "token" = []))
 )]
-pub(crate) async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
+pub(crate) async fn logout(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Json<serde_json::Map<String, serde_json::Value>>, JsonRejection>,
+) -> Response {
+    if let Err(e) = body {
+        return ApiError::from(e).into_response();
+    }
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         state.auth.close_session(id);
     }

@@ -3,7 +3,7 @@
 //! 1. **Host** (with [`Settings::loopback_hosts_only`](crate::Settings)): the `Host` (or the
 //!    URI's authority) must be a loopback name, so that a site that rebinds its DNS name to
 //!    127.0.0.1 gets nothing.
-//! 2. **State-changing requests** (any method but GET, HEAD and OPTIONS) must
+//! 2. **State-changing requests** (POST, the only method that changes anything) must
 //!    * not come from another origin by the browser's own account: `Sec-Fetch-Site`, when
 //!      present, must be `same-origin`, and `Origin`, when present, must be `http://` plus the
 //!      request's `Host`;
@@ -147,23 +147,53 @@ pub fn check_state_change_from(
     Ok(())
 }
 
-/// The middleware: refuses what the module documentation lists, passes everything else on.
-pub(crate) async fn guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let host = host_of(&req);
-    if state.settings().loopback_hosts_only && !host.as_deref().is_some_and(is_loopback_host) {
+/// The first middleware, on every request: refuses a `Host` that is not a loopback name when the
+/// server is for loopback only.
+pub(crate) async fn host_guard(
+    State(state): State<Shared>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if state.settings().loopback_hosts_only
+        && !host_of(&req).as_deref().is_some_and(is_loopback_host)
+    {
         return refuse(Refusal::Host);
     }
-    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let bearer = req
-        .extensions()
-        .get::<crate::auth::Caller>()
-        .is_some_and(|c| c.via == crate::auth::Via::Bearer);
-    let settings = state.settings();
-    let scheme = if settings.https { "https" } else { "http" };
-    let token = (!bearer).then_some(settings.token.as_str());
-    if !safe && let Err(r) = check_state_change_from(req.headers(), host.as_deref(), scheme, token)
-    {
-        return refuse(r);
+    // For the state-change guard, which sits on the POST routes (see [`post_guarded`]).
+    req.extensions_mut().insert(state);
+    next.run(req).await
+}
+
+/// A POST route behind the state-change guard. The guard sits on the route's POST method only,
+/// so that a method no route takes is a plain 405 from the router.
+pub(crate) fn post_guarded<H, T>(handler: H) -> axum::routing::MethodRouter<Shared>
+where
+    H: axum::handler::Handler<T, Shared>,
+    T: 'static,
+{
+    axum::routing::post(handler).route_layer(axum::middleware::from_fn(state_change_guard))
+}
+
+/// The second, on POST routes only (after routing, so that a method no route takes is a 405):
+/// refuses a state change that fails [`check_state_change_from`].
+pub(crate) async fn state_change_guard(
+    axum::Extension(state): axum::Extension<Shared>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if *req.method() == Method::POST {
+        let bearer = req
+            .extensions()
+            .get::<crate::auth::Caller>()
+            .is_some_and(|c| c.via == crate::auth::Via::Bearer);
+        let settings = state.settings();
+        let scheme = if settings.https { "https" } else { "http" };
+        let token = (!bearer).then_some(settings.token.as_str());
+        if let Err(r) =
+            check_state_change_from(req.headers(), host_of(&req).as_deref(), scheme, token)
+        {
+            return refuse(r);
+        }
     }
     next.run(req).await
 }

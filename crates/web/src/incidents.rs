@@ -32,18 +32,26 @@ pub const DEFAULT_INCIDENTS: u64 = 100;
 pub struct IncidentQuery {
     /// Only this status (`open`, `acknowledged`, `closed`, or `all`); default: open and
     /// acknowledged.
+    #[param(pattern = "^(|open|acknowledged|ack|closed|all)$")]
     pub status: Option<String>,
-    /// At most this many (1 to 500, default 100).
-    #[param(value_type = Option<u64>)]
+    /// At most this many (0 to 500, default 100).
+    #[param(pattern = "^(|500|[1-4][0-9]{2}|[1-9][0-9]|[0-9])$")]
     pub limit: Option<String>,
     /// Skip this many first.
-    #[param(value_type = Option<u64>)]
+    #[param(pattern = "^(|0|[1-9][0-9]{0,14})$")]
     pub offset: Option<String>,
 }
 
 impl IncidentQuery {
     fn filter(&self) -> Result<IncidentFilter, ApiError> {
-        let statuses = match self.status.as_deref().filter(|s| !s.is_empty()) {
+        use crate::params::{self, checked, number};
+        let status = checked(
+            "status",
+            &self.status,
+            params::INCIDENT_STATUS,
+            "open, acknowledged, closed or all",
+        )?;
+        let statuses = match status {
             None => vec![Status::Open, Status::Acknowledged],
             Some("all") => Vec::new(),
             Some(s) => vec![
@@ -51,27 +59,18 @@ impl IncidentQuery {
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,
             ],
         };
-        let number = |name: &str, v: &Option<String>| -> Result<Option<u64>, ApiError> {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<u64>().map_err(|_| {
-                        ApiError::bad_request(format!("{name} must be a whole number"))
-                    })
-                })
-                .transpose()
-        };
-        let limit = number("limit", &self.limit)?.unwrap_or(DEFAULT_INCIDENTS);
-        if !(1..=crate::MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit must be between 1 and {}",
-                crate::MAX_LIMIT
-            )));
-        }
+        let limit =
+            number("limit", &self.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_INCIDENTS);
         Ok(IncidentFilter {
             statuses,
             limit: Some(limit),
-            offset: number("offset", &self.offset)?.unwrap_or(0),
+            offset: number(
+                "offset",
+                &self.offset,
+                params::OFFSET,
+                "a whole number below 10^15",
+            )?
+            .unwrap_or(0),
             ..IncidentFilter::default()
         })
     }
@@ -141,7 +140,7 @@ fn detail(s: &mut dyn trailhound_store::AlertStore, id: &str) -> Result<Incident
 )]
 pub(crate) async fn list_incidents(
     State(state): State<Shared>,
-    Query(q): Query<IncidentQuery>,
+    crate::params::ApiQuery(q): crate::params::ApiQuery<IncidentQuery>,
 ) -> Result<Json<IncidentList>, ApiError> {
     let filter = q.filter()?;
     let offset = filter.offset;
@@ -203,7 +202,7 @@ async fn change(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -211,6 +210,8 @@ async fn change(
         (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident cannot become acknowledged", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn ack_incident(
@@ -229,7 +230,7 @@ pub(crate) async fn ack_incident(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -237,6 +238,8 @@ pub(crate) async fn ack_incident(
         (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident is already closed", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn close_incident(
@@ -255,7 +258,7 @@ pub(crate) async fn close_incident(
     tag = "incidents",
     params(("id" = String, Path, description = "The incident id")),
     request_body = StatusRequest,
-    security(("bearer" = [], "token" = []), ("session" = [], "token" = [])),
+    security(("bearer" = []), ("session" = [], "token" = [])),
     responses(
         (status = 200, description = "The incident after the change", body = IncidentDetail),
         (status = 400, description = "No `by`, or a bad body", body = ErrorBody),
@@ -263,6 +266,8 @@ pub(crate) async fn close_incident(
         (status = 403, description = "Refused: no or wrong token, a cross-site request, or a role below triage", body = ErrorBody),
         (status = 404, description = "No such incident", body = ErrorBody),
         (status = 409, description = "The incident is already open", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The body is JSON but not a StatusRequest", body = ErrorBody),
     )
 )]
 pub(crate) async fn reopen_incident(

@@ -40,6 +40,7 @@ pub mod auth;
 pub mod guard;
 pub mod incidents;
 mod pages;
+pub mod params;
 
 pub use auth::AuthSettings;
 pub use guard::TOKEN_HEADER;
@@ -167,17 +168,19 @@ pub fn router(stores: Vec<DynStore>, settings: Settings) -> Router {
         ),
         (header::CACHE_CONTROL, "no-store"),
     ];
+    // Outermost first: the Host check, then authentication (the guard of state changes needs to
+    // know how the caller authenticated), then routing, then the state-change guard on the POST
+    // routes (`guard::post_guarded`).
     let mut app = api::routes()
         .merge(pages::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            guard::guard,
+            auth::authenticate,
         ))
-        // Outside the guard: the guard needs to know how the caller authenticated.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            guard::host_guard,
         ));
     for (name, value) in headers {
         app = app.layer(SetResponseHeaderLayer::if_not_present(

@@ -124,6 +124,7 @@ struct Fixture {
     path: std::path::PathBuf,
     app: Router,
     alerts: Vec<Alert>,
+    app_is_shared: bool,
 }
 
 fn fixture(loopback_hosts_only: bool) -> Fixture {
@@ -141,6 +142,7 @@ fn fixture_with(loopback_hosts_only: bool, auth: Option<AuthSettings>) -> Fixtur
     let stores: Vec<DynStore> = (0..2)
         .map(|_| Box::new(SqliteStore::open_existing(&path).unwrap()) as DynStore)
         .collect();
+    let app_is_shared = auth.is_some();
     let app = router(
         stores,
         Settings {
@@ -155,6 +157,7 @@ fn fixture_with(loopback_hosts_only: bool, auth: Option<AuthSettings>) -> Fixtur
         path,
         app,
         alerts,
+        app_is_shared,
     }
 }
 
@@ -239,7 +242,7 @@ async fn list_filters_and_pages() {
     // Filters, alone and together; empty values (as a form sends them) are ignored.
     for (q, want) in [
         ("rule=aws-akia-unauthorized-api-call", vec![id(1), id(4)]),
-        ("severity=HIGH", vec![id(1), id(3), id(4)]),
+        ("severity=high", vec![id(1), id(3), id(4)]),
         ("key=AKIABBBB", vec![id(2), id(4)]),
         ("key=AKIAAAAA&severity=high", vec![id(1), id(3)]),
         ("since=2026-01-14T03:00:00Z", vec![id(2), id(3), id(4)]),
@@ -250,6 +253,8 @@ async fn list_filters_and_pages() {
             vec![id(0), id(1), id(2), id(3), id(4)],
         ),
         ("status=closed", vec![]),
+        // A page of none: nothing, and where the next page starts.
+        ("limit=0", vec![]),
     ] {
         let (s, v) = f.get_json(&format!("/api/alerts?{q}")).await;
         assert_eq!(s, StatusCode::OK, "{q}");
@@ -262,12 +267,23 @@ async fn list_filters_and_pages() {
             "severity \"urgent\" is not low, medium, high or critical",
         ),
         (
-            "status=done",
-            "unknown status \"done\" (expected open, acknowledged or closed)",
+            "severity=HIGH",
+            "severity \"HIGH\" is not low, medium, high or critical",
         ),
-        ("limit=0", "limit must be between 1 and 500"),
-        ("limit=501", "limit must be between 1 and 500"),
-        ("offset=-1", "offset \"-1\" is not a whole number"),
+        (
+            "status=done",
+            "status \"done\" is not open, acknowledged or closed",
+        ),
+        ("limit=501", "limit \"501\" is not 0 to 500"),
+        ("limit=050", "limit \"050\" is not 0 to 500"),
+        (
+            "offset=-1",
+            "offset \"-1\" is not a whole number below 10^15",
+        ),
+        (
+            "limit=1&limit=2",
+            "Failed to deserialize query string: duplicate field `limit`",
+        ),
     ] {
         let (s, v) = f.get_json(&format!("/api/alerts?{q}")).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}");
@@ -279,7 +295,7 @@ async fn list_filters_and_pages() {
         v["error"]
             .as_str()
             .unwrap()
-            .starts_with("\"yesterday\" is not a time")
+            .starts_with("since: \"yesterday\" is not a time")
     );
 }
 
@@ -648,7 +664,7 @@ async fn openapi_describes_every_route() {
     let close = &v["paths"]["/api/alerts/{id}/close"]["post"];
     assert_eq!(
         close["security"],
-        json!([{"bearer": [], "token": []}, {"session": [], "token": []}])
+        json!([{"bearer": []}, {"session": [], "token": []}])
     );
     assert_eq!(
         close["requestBody"]["content"]["application/json"]["schema"]["$ref"],
@@ -1068,4 +1084,64 @@ async fn a_proxy_user_header_counts_only_from_the_trusted_proxy() {
     // A name the store does not know is nobody.
     let (s, _, _) = f.send(as_user("10.0.0.2", "mallory")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+/// Only GET and POST routes exist: any other method is a 405 from the router (with `Allow`),
+/// before any token or body check, on loopback and on a shared server.
+#[tokio::test]
+async fn other_methods_are_405() {
+    for f in [fixture(true), team().f] {
+        for (method, uri) in [
+            ("TRACE", "/api/alerts"),
+            ("PUT", "/api/alerts"),
+            ("DELETE", "/api/openapi.json"),
+            ("POST", "/api/openapi.json"),
+            ("POST", "/api/alerts"),
+            ("PATCH", "/api/incidents"),
+        ] {
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::HOST, HOST)
+                .body(Body::empty())
+                .unwrap();
+            let (s, h, _) = f.send(req).await;
+            // A shared server asks who first (401), except for the public document.
+            let public = uri == "/api/openapi.json";
+            if f.app_is_shared && !public {
+                assert_eq!(s, StatusCode::UNAUTHORIZED, "{method} {uri}");
+            } else {
+                assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+                assert!(h.contains_key(header::ALLOW), "{method} {uri}");
+            }
+        }
+    }
+}
+
+/// The patterns the OpenAPI document gives the query parameters are the ones the server checks.
+#[tokio::test]
+async fn documented_patterns_are_the_checked_ones() {
+    use trailhound_web::params;
+    let f = fixture(true);
+    let (_, v) = f.get_json("/api/openapi.json").await;
+    let pattern = |path: &str, name: &str| -> String {
+        v["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} {name}"))["schema"]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} {name} has no pattern"))
+            .to_owned()
+    };
+    for path in ["/api/alerts", "/api/incidents", "/api/audit"] {
+        assert_eq!(pattern(path, "limit"), params::LIMIT, "{path}");
+        assert_eq!(pattern(path, "offset"), params::OFFSET, "{path}");
+    }
+    assert_eq!(pattern("/api/alerts", "severity"), params::SEVERITY);
+    assert_eq!(pattern("/api/alerts", "status"), params::STATUS);
+    assert_eq!(pattern("/api/alerts", "since"), params::TIME);
+    assert_eq!(pattern("/api/alerts", "until"), params::TIME);
+    assert_eq!(pattern("/api/incidents", "status"), params::INCIDENT_STATUS);
 }
