@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod alerts_cmd;
-mod config;
+/// The configuration file (its own crate, so that it can be fuzzed).
+use trailhound_config as config;
 mod generate;
 mod hunt;
 mod incidents_cmd;

@@ -1,4 +1,5 @@
-//! The configuration file: allow-lists and rule parameters, in TOML.
+//! Trailhound's configuration file: allow-lists, rule parameters, Sigma rules, suppression,
+//! incidents and continuous mode, in TOML.
 //!
 //! ```toml
 //! [allow]
