@@ -344,6 +344,11 @@ fn conclude(
             .or_insert_with(|| a.rule_name.clone());
     }
     stats.finish(started.elapsed().as_secs_f64());
+    if let Some(store) = &mut store {
+        // For the web UI: what the alerts were computed from, and what could not be read.
+        trailhound_store::runs::record(&mut **store, "hunt", &serde_json::to_value(&stats)?)
+            .context("recording the run's summary")?;
+    }
     eprint!(
         "{}",
         stats.summary(if args.verbose { usize::MAX } else { 20 })

@@ -270,6 +270,24 @@ fn unreadable_inputs_are_counted_and_fail_the_run_when_nothing_could_be_read() {
         err.contains("bad input in 2 files: empty_file 1, symlink_loop 1"),
         "{err}"
     );
+    // Into a store, the run's summary is kept for the web UI's first page.
+    let db = dir.path().join("alerts.db");
+    let out = Command::cargo_bin("trailhound")
+        .unwrap()
+        .args(["hunt", "--no-progress", "--store"])
+        .arg(&db)
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let store = trailhound_store::SqliteStore::open_existing(&db).unwrap();
+    let (_, last) = trailhound_store::runs::last(&store, "hunt")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        last["input_problems"],
+        serde_json::json!({"empty_file": 1, "symlink_loop": 1})
+    );
     // --strict: the same run, then exit status 3.
     let out = run(true);
     assert_eq!(out.status.code(), Some(3));

@@ -2,7 +2,7 @@
 //! tokens (stored as SHA-256 hashes, never in clear), and the audit log.
 //!
 //! The logic is written once here over two row-level primitives each backend provides
-//! ([`AlertStore::access_write`], [`AlertStore::access_read`]); [`MIGRATION_4`] is the schema
+//! ([`AlertStore::write_rows`], [`AlertStore::read_rows`]); [`MIGRATION_4`] is the schema
 //! both run.
 //!
 //! **The audit log** ([`audit`]) is every status change of an alert or an incident (from their
@@ -15,8 +15,8 @@ use trailhound_model::Timestamp;
 
 use crate::{AlertStore, StoreError, now};
 
-/// Schema version 4: users, API tokens and the audit log of account changes (the same text on
-/// SQLite and PostgreSQL).
+/// Schema version 4: users, API tokens, the audit log of account changes, and the summaries of
+/// the last runs ([`crate::runs`]) (the same text on SQLite and PostgreSQL).
 pub const MIGRATION_4: &str = r#"
 CREATE TABLE users (
     name        TEXT PRIMARY KEY NOT NULL,
@@ -40,6 +40,12 @@ CREATE TABLE audit_log (
     detail  TEXT
 );
 CREATE INDEX audit_log_at ON audit_log (at);
+CREATE TABLE runs (
+    at       BIGINT NOT NULL,
+    command  TEXT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX runs_at ON runs (command, at);
 "#;
 
 /// One value of a row of the access tables.
@@ -252,7 +258,7 @@ pub fn put_user(
 ) -> Result<(), StoreError> {
     user_name_ok(name)?;
     let at = now();
-    store.access_write(&[
+    store.write_rows(&[
         (
             "INSERT INTO users (name, role, created_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (name) DO UPDATE SET role = excluded.role, removed_at = NULL",
@@ -269,7 +275,7 @@ pub fn remove_user(store: &mut dyn AlertStore, name: &str, actor: &str) -> Resul
         return Err(StoreError::NotFound(name.to_owned()));
     }
     let at = now();
-    store.access_write(&[
+    store.write_rows(&[
         (
             "UPDATE users SET removed_at = ?2 WHERE name = ?1 AND removed_at IS NULL",
             vec![name.into(), at.into()],
@@ -296,7 +302,7 @@ pub fn create_token(
     let id = random_hex(6);
     let secret = new_secret();
     let at = now();
-    store.access_write(&[
+    store.write_rows(&[
         (
             "INSERT INTO api_tokens (id, user_name, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
             vec![
@@ -320,7 +326,7 @@ pub fn revoke_token(store: &mut dyn AlertStore, id: &str, actor: &str) -> Result
         return Err(StoreError::NotFound(id.to_owned()));
     }
     let at = now();
-    store.access_write(&[
+    store.write_rows(&[
         (
             "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             vec![id.into(), at.into()],
@@ -333,7 +339,7 @@ pub fn revoke_token(store: &mut dyn AlertStore, id: &str, actor: &str) -> Result
 /// The active users, by name.
 pub fn users(store: &dyn AlertStore) -> Result<Vec<User>, StoreError> {
     store
-        .access_read(
+        .read_rows(
             "SELECT u.name, u.role, u.created_at,
                     (SELECT count(*) FROM api_tokens t WHERE t.user_name = u.name AND t.revoked_at IS NULL)
              FROM users u WHERE u.removed_at IS NULL ORDER BY u.name",
@@ -354,7 +360,7 @@ pub fn users(store: &dyn AlertStore) -> Result<Vec<User>, StoreError> {
 /// Every token (revoked ones too), newest first.
 pub fn tokens(store: &dyn AlertStore) -> Result<Vec<TokenInfo>, StoreError> {
     Ok(store
-        .access_read(
+        .read_rows(
             "SELECT id, user_name, created_at, last_used_at, revoked_at FROM api_tokens
              ORDER BY created_at DESC, id",
             &[],
@@ -382,7 +388,7 @@ pub fn authenticate(
     secret: &str,
 ) -> Result<Option<Identity>, StoreError> {
     let hash = token_hash(secret);
-    let rows = store.access_read(
+    let rows = store.read_rows(
         "SELECT t.id, u.name, u.role, t.last_used_at FROM api_tokens t JOIN users u ON u.name = t.user_name
          WHERE t.hash = ?1 AND t.revoked_at IS NULL AND u.removed_at IS NULL",
         &[hash.as_str().into()],
@@ -395,7 +401,7 @@ pub fn authenticate(
         .int()
         .is_none_or(|t| at - t > 60 * trailhound_model::SECOND)
     {
-        store.access_write(&[(
+        store.write_rows(&[(
             "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
             vec![r[0].clone(), at.into()],
         )])?;
@@ -420,7 +426,7 @@ pub fn audit(
     limit: u64,
     offset: u64,
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let rows = store.access_read(
+    let rows = store.read_rows(
         "SELECT at, actor, action, target, detail FROM (
              SELECT changed_at AS at, changed_by AS actor, 'alert.' || to_status AS action,
                     alert_id AS target, reason AS detail FROM alert_status_history

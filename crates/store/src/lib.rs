@@ -38,6 +38,7 @@ pub mod access;
 pub mod checkpoint;
 pub mod incidents;
 pub mod postgres;
+pub mod runs;
 pub mod sqlite;
 
 pub use checkpoint::{Checkpoints, WatchedFile};
@@ -356,13 +357,13 @@ pub trait AlertStore {
 
     /// Runs `statements` (SQL with `?N` placeholders, and their values) in one transaction;
     /// returns the rows each changed. The row-level access [`access`] is written over.
-    fn access_write(
+    fn write_rows(
         &mut self,
         statements: &[(&str, Vec<access::SqlValue>)],
     ) -> Result<Vec<u64>, StoreError>;
 
     /// The rows of one query (SQL with `?N` placeholders).
-    fn access_read(
+    fn read_rows(
         &self,
         sql: &str,
         params: &[access::SqlValue],

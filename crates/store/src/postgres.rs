@@ -903,10 +903,7 @@ impl AlertStore for PostgresStore {
             .collect()
     }
 
-    fn access_write(
-        &mut self,
-        statements: &[(&str, Vec<SqlValue>)],
-    ) -> Result<Vec<u64>, StoreError> {
+    fn write_rows(&mut self, statements: &[(&str, Vec<SqlValue>)]) -> Result<Vec<u64>, StoreError> {
         let client = self
             .client
             .get_mut()
@@ -923,11 +920,7 @@ impl AlertStore for PostgresStore {
         Ok(changed)
     }
 
-    fn access_read(
-        &self,
-        sql: &str,
-        params: &[SqlValue],
-    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         let params = to_postgres(params);
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
         self.client()

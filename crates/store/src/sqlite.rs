@@ -652,10 +652,7 @@ impl AlertStore for SqliteStore {
         Ok(())
     }
 
-    fn access_write(
-        &mut self,
-        statements: &[(&str, Vec<SqlValue>)],
-    ) -> Result<Vec<u64>, StoreError> {
+    fn write_rows(&mut self, statements: &[(&str, Vec<SqlValue>)]) -> Result<Vec<u64>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -668,11 +665,7 @@ impl AlertStore for SqliteStore {
         Ok(changed)
     }
 
-    fn access_read(
-        &self,
-        sql: &str,
-        params: &[SqlValue],
-    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    fn read_rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         let mut st = self.conn.prepare_cached(sql)?;
         let n = st.column_count();
         let rows = st

@@ -1254,7 +1254,7 @@ fn users_tokens_roles_and_the_audit_log(open: Open<'_>) {
     assert_eq!((who.user.as_str(), who.role), ("alice", Role::Triage));
     assert_eq!(authenticate(st, "thk_wrong").unwrap(), None);
     // Only the hash is stored.
-    let stored = st.access_read("SELECT hash FROM api_tokens", &[]).unwrap();
+    let stored = st.read_rows("SELECT hash FROM api_tokens", &[]).unwrap();
     assert_eq!(stored, vec![vec![SqlValue::Text(token_hash(&secret))]]);
     assert!(tokens(st).unwrap()[0].last_used_at.is_some());
     revoke_token(st, &id, "cli:root").unwrap();
@@ -1287,4 +1287,23 @@ fn users_tokens_roles_and_the_audit_log(open: Open<'_>) {
     assert!(actions.contains(&("cli:root", "user.added", "alice")));
     assert_eq!(actions.len(), 7);
     assert_eq!(audit(st, 1, 1).unwrap().len(), 1);
+
+    // Run summaries: the last one of a command, the oldest dropped past the limit.
+    use trailhound_store::runs;
+    assert_eq!(runs::last(st, "hunt").unwrap(), None);
+    for i in 0..(runs::KEPT + 3) {
+        runs::record(
+            st,
+            "hunt",
+            &json!({"files": i, "input_problems": {"empty_file": 1}}),
+        )
+        .unwrap();
+    }
+    let (_, last) = runs::last(st, "hunt").unwrap().unwrap();
+    assert_eq!(last["files"], runs::KEPT + 2);
+    let kept = st.read_rows("SELECT count(*) FROM runs", &[]).unwrap();
+    assert!(
+        matches!(kept[0][0], SqlValue::Int(n) if n <= runs::KEPT),
+        "{kept:?}"
+    );
 }

@@ -279,6 +279,47 @@ pub(crate) async fn reopen_incident(
     change(state, caller, id, Status::Open, body).await
 }
 
+/// What the last hunt read: files, events, and the input it could not read, by kind (empty
+/// files, symlink loops, permission errors, vanished files, truncated gzip, …), so that nobody
+/// takes the incidents for the whole story when input was missing.
+fn last_run(run: Option<&(trailhound_model::Timestamp, serde_json::Value)>) -> String {
+    let Some((at, summary)) = run else {
+        return String::new();
+    };
+    let n = |k: &str| summary[k].as_u64().unwrap_or(0);
+    let mut out = format!(
+        r#"<section class="card last-run" data-testid="last-run"><p>Last hunt {}: {} files, {} events."#,
+        Esc(&trailhound_model::format_rfc3339(*at)[..16].replace('T', " ")),
+        n("files"),
+        n("events")
+    );
+    match summary["issues_by_kind"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+    {
+        None => out.push_str(" All input was read.</p>"),
+        Some(kinds) => {
+            out.push_str(r#" <b class="bad-input">Bad input</b>: "#);
+            let list: Vec<String> = kinds
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        r#"<span data-testid="bad-input-kind" data-kind="{0}">{0}: {1}</span>"#,
+                        Esc(k),
+                        v.as_u64().unwrap_or(0)
+                    )
+                })
+                .collect();
+            out.push_str(&list.join(", "));
+            out.push_str(
+                ". Run <code>trailhound hunt --stats FILE</code> for the files and records.</p>",
+            );
+        }
+    }
+    out.push_str("</section>");
+    out
+}
+
 /// The link of an incident page.
 pub(crate) fn incident_href(id: &str) -> String {
     format!("/incidents/{}", utf8_percent_encode(id, NON_ALPHANUMERIC))
@@ -294,8 +335,14 @@ pub(crate) async fn list_page(
         Err(e) => return PageError::from(e).into_response(),
     };
     let offset = filter.offset;
-    let (list, blind) = match state
-        .with_store(move |s| Ok::<_, ApiError>((s.incidents(&filter)?, s.blind_periods()?)))
+    let (list, blind, run) = match state
+        .with_store(move |s| {
+            Ok::<_, ApiError>((
+                s.incidents(&filter)?,
+                s.blind_periods()?,
+                trailhound_store::runs::last(s, "hunt")?,
+            ))
+        })
         .await
     {
         Ok(l) => l,
@@ -327,6 +374,7 @@ pub(crate) async fn list_page(
         main.push_str("</tbody></table></div>");
     }
     main.push_str("</section>");
+    main.push_str(&last_run(run.as_ref()));
     main.push_str(&parts::blind_periods(&blind));
     let sub = format!(
         "{} incident{}, highest risk first. An incident is the alerts of one long-term key (with the sessions it minted) or one principal.",

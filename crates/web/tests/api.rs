@@ -1145,3 +1145,28 @@ async fn documented_patterns_are_the_checked_ones() {
     assert_eq!(pattern("/api/alerts", "until"), params::TIME);
     assert_eq!(pattern("/api/incidents", "status"), params::INCIDENT_STATUS);
 }
+
+/// The first page says what the last hunt could not read, by kind.
+#[tokio::test]
+async fn the_incident_list_shows_the_last_runs_bad_input() {
+    let f = fixture(true);
+    let (_, _, html) = f.get_html("/").await;
+    assert!(!html.contains(r#"data-testid="last-run""#));
+    trailhound_store::runs::record(
+        &mut f.store(),
+        "hunt",
+        &json!({"files": 3, "events": 120, "issues_by_kind": {"empty_file": 1, "symlink_loop": 2}}),
+    )
+    .unwrap();
+    let (s, _, html) = f.get_html("/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("3 files, 120 events."), "{html}");
+    assert!(
+        html.contains(r#"data-kind="empty_file">empty_file: 1</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"data-kind="symlink_loop">symlink_loop: 2</span>"#),
+        "{html}"
+    );
+}
