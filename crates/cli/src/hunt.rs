@@ -212,6 +212,9 @@ pub fn run(args: HuntArgs) -> Result<()> {
                 stats.bytes += report.bytes;
                 stats.decompressed_bytes += report.decompressed_bytes;
                 stats.digest_files_skipped += u64::from(report.digest);
+                if let Some(f) = report.format {
+                    *stats.files_by_format.entry(f.name()).or_default() += 1;
+                }
                 match report.problem {
                     // Nothing to decode: counted once, under the problem's own kind (an I/O
                     // error says which: vanished, permission_denied, ...).

@@ -30,6 +30,9 @@ pub struct RunStats {
     pub other_files_skipped: u64,
     /// The files skipped as not CloudTrail by name (the first 1,000).
     pub other_files: Vec<String>,
+    /// Files by the form their records came in (records, json_lines, array, lookup_events,
+    /// eventbridge).
+    pub files_by_format: BTreeMap<&'static str, u64>,
     /// Events decoded.
     pub events: u64,
     /// Bytes read from disk.
@@ -145,6 +148,14 @@ impl RunStats {
             self.events_per_second,
             self.decompressed_mb_per_second,
         );
+        if self.files_by_format.len() > 1 || self.files_by_format.keys().any(|f| *f != "records") {
+            let forms: Vec<String> = self
+                .files_by_format
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(s, "files by form: {}", forms.join(", "));
+        }
         if self.digest_files_skipped + self.other_files_skipped > 0 {
             let _ = writeln!(
                 s,

@@ -308,3 +308,62 @@ fn an_explicit_file_is_read_whatever_its_name() {
     let (s, _) = hunt_stats(&[&f]);
     assert_eq!(s["events"], 2);
 }
+
+/// A folder mixing every form AWS hands CloudTrail over in yields the same events as the same
+/// records in the delivery format, counted per form in the summary and `--stats`.
+#[test]
+fn a_folder_mixing_every_form_reads_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<String> = (0..8).map(|i| record(i, &format!("8.8.8.{i}"))).collect();
+    let eventbridge = |r: &str| {
+        format!(
+            r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","detail":{r}}}"#
+        )
+    };
+    let lookup = |r: &str| {
+        format!(
+            r#"{{"EventId":"x","CloudTrailEvent":{}}}"#,
+            serde_json::to_string(r).unwrap()
+        )
+    };
+    let mixed = dir.path().join("mixed");
+    write(
+        &mixed.join("delivery.json"),
+        format!(r#"{{"Records":[{},{}]}}"#, recs[0], recs[1]).as_bytes(),
+    );
+    write(
+        &mixed.join("array.json"),
+        format!("[{},{}]", recs[2], recs[3]).as_bytes(),
+    );
+    write(
+        &mixed.join("lookup-events.json"),
+        format!(
+            "{{\"Events\":[{},{}],\"NextToken\":null}}",
+            lookup(&recs[4]),
+            lookup(&recs[5])
+        )
+        .as_bytes(),
+    );
+    write(
+        &mixed.join("eventbridge.jsonl"),
+        format!("{}\n{}\n", eventbridge(&recs[6]), eventbridge(&recs[7])).as_bytes(),
+    );
+    let one = dir.path().join("one/all.json");
+    write(
+        &one,
+        format!(r#"{{"Records":[{}]}}"#, recs.join(",")).as_bytes(),
+    );
+    let (s, err) = hunt_stats(&[&mixed]);
+    let (want, _) = hunt_stats(&[&one]);
+    assert_eq!(s["events"], 8);
+    assert_eq!(s["issues_by_kind"], serde_json::json!({}));
+    assert_eq!(s["alerts_by_rule"], want["alerts_by_rule"]);
+    assert_eq!(
+        s["files_by_format"],
+        serde_json::json!({"array": 1, "eventbridge": 1, "lookup_events": 1, "records": 1})
+    );
+    assert!(
+        err.contains("files by form: array 1, eventbridge 1, lookup_events 1, records 1"),
+        "{err}"
+    );
+}

@@ -1,8 +1,14 @@
 //! Decoding of CloudTrail files into [`Event`]s.
 //!
-//! Accepted, after optional gzip (detected by its magic bytes, not the file name):
+//! Accepted, after optional gzip (detected by its magic bytes, not the file name), as
+//! [`Format`] names them:
 //! - the S3 delivery format, one object `{"Records":[...]}` per file;
-//! - JSON Lines, one record per line (CloudTrail Lake, Athena and `jq -c '.Records[]'` exports).
+//! - JSON Lines, one record per line (CloudTrail Lake, Athena and `jq -c '.Records[]'` exports);
+//! - a bare JSON array of records (`jq '.Records'`, many SIEM exports);
+//! - the output of `aws cloudtrail lookup-events`: `{"Events":[{…,"CloudTrailEvent":"<the
+//!   record as a JSON string>"}]}`;
+//! - CloudTrail events as EventBridge delivers them (`{"detail-type":"AWS API Call via
+//!   CloudTrail",…,"detail":{the record}}`), one per file, in an array or one per line.
 //!
 //! The fast path parses a whole file into typed records that borrow from the buffer (sonic-rs,
 //! skipping the large `requestParameters`/`responseElements` without building them). When that
@@ -11,6 +17,7 @@
 //! record index; nothing is dropped silently.
 
 use serde::de::IgnoredAny;
+use sonic_rs::JsonValueTrait;
 use trailhound_model::{Event, ExtraFields};
 
 mod record;
@@ -112,6 +119,36 @@ pub struct Decoded {
     pub decompressed_bytes: u64,
     /// True when the content is a CloudTrail digest file (skipped, no events).
     pub digest: bool,
+    /// The form the records came in (`None`: no record was found).
+    pub format: Option<Format>,
+}
+
+/// The forms in which AWS hands over CloudTrail records (see the crate documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// `{"Records":[...]}`, the S3 delivery format.
+    Records,
+    /// One record per line.
+    JsonLines,
+    /// `[record, ...]`.
+    Array,
+    /// `aws cloudtrail lookup-events` output.
+    LookupEvents,
+    /// EventBridge events wrapping records in `detail`.
+    EventBridge,
+}
+
+impl Format {
+    /// The name used in summaries and statistics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Records => "records",
+            Format::JsonLines => "json_lines",
+            Format::Array => "array",
+            Format::LookupEvents => "lookup_events",
+            Format::EventBridge => "eventbridge",
+        }
+    }
 }
 
 impl Decoded {
@@ -332,20 +369,149 @@ fn decode_json(text: &[u8], cx: &Context, out: &mut Decoded) {
     }
     if body[0] == b'{' {
         match decode_document(body, cx, out) {
-            Some(Document::Records) => return,
+            Some(Document::Records) => {
+                out.format = Some(Format::Records);
+                return;
+            }
             Some(Document::Digest) => {
                 out.digest = true;
                 return;
             }
-            Some(Document::Other) => {}
+            Some(Document::Other) => {
+                // One whole document, but not `{"Records":…}`: lookup-events output, or one
+                // EventBridge event (pretty-printed, so not one per line).
+                if decode_envelope(body, cx, out) {
+                    return;
+                }
+            }
             None => {
                 if let Some(array) = records_array(body) {
+                    out.format = Some(Format::Records);
                     return decode_records_tolerant(array, cx, out);
                 }
             }
         }
     }
+    if body[0] == b'[' {
+        return decode_array(body, cx, out);
+    }
     decode_lines(body, cx, out);
+}
+
+/// A whole document that wraps records: `aws cloudtrail lookup-events` output, or one
+/// EventBridge event. False when it is neither.
+fn decode_envelope(body: &[u8], cx: &Context, out: &mut Decoded) -> bool {
+    if let Ok(events) = sonic_rs::get(body, ["Events"])
+        && events.as_raw_str().starts_with('[')
+    {
+        out.format = Some(Format::LookupEvents);
+        for (i, item) in sonic_rs::to_array_iter(events.as_raw_str().as_bytes()).enumerate() {
+            let i = i as u32;
+            let record = item.ok().and_then(|v| {
+                sonic_rs::get(v.as_raw_str().as_bytes(), ["CloudTrailEvent"])
+                    .ok()
+                    .and_then(|s| sonic_rs::from_str::<String>(s.as_raw_str()).ok())
+            });
+            match record {
+                Some(text) => push_record(text.as_bytes(), i, cx, out),
+                None => out.issue(
+                    IssueKind::BadRecord,
+                    Some(i),
+                    || "lookup-events item without a CloudTrailEvent string",
+                ),
+            }
+        }
+        return true;
+    }
+    if eventbridge_detail(body).is_some() {
+        out.format = Some(Format::EventBridge);
+        push_record(body, 0, cx, out);
+        return true;
+    }
+    false
+}
+
+/// The record inside an EventBridge event (`detail`, when `detail-type` says it is CloudTrail's).
+fn eventbridge_detail(event: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if !event.starts_with(b"{") {
+        return None;
+    }
+    let kind = sonic_rs::get(event, ["detail-type"]).ok()?;
+    let kind = kind.as_str()?;
+    if !(kind.ends_with("via CloudTrail") || kind.starts_with("AWS Console")) {
+        return None;
+    }
+    let detail = sonic_rs::get(event, ["detail"]).ok()?;
+    let raw = detail.as_raw_str().as_bytes();
+    // The raw text of `detail` normally lies within `event`: hand back that slice, not a copy.
+    let range = event.as_ptr_range();
+    Some(if range.contains(&raw.as_ptr()) {
+        let start = raw.as_ptr() as usize - event.as_ptr() as usize;
+        std::borrow::Cow::Borrowed(&event[start..start + raw.len()])
+    } else {
+        std::borrow::Cow::Owned(raw.to_vec())
+    })
+}
+
+/// One record (or an EventBridge event around one), as element `i` of the file.
+fn push_record(json: &[u8], i: u32, cx: &Context, out: &mut Decoded) {
+    let inner = eventbridge_detail(json);
+    match parse_record(inner.as_deref().unwrap_or(json), cx) {
+        Ok(r) if r.looks_like_cloudtrail() => r.push_into(cx.file, i, out),
+        Ok(_) => out.issue(
+            IssueKind::NotCloudTrail,
+            Some(i),
+            || "JSON object without eventTime/eventName",
+        ),
+        Err(e) => out.issue(IssueKind::BadRecord, Some(i), || short(&e.to_string())),
+    }
+}
+
+/// A bare JSON array of records (or of EventBridge events).
+fn decode_array(body: &[u8], cx: &Context, out: &mut Decoded) {
+    let before = (out.issues.len(), out.issue_counts, out.events.len());
+    let mut eventbridge = false;
+    let mut items = 0u32;
+    for (i, item) in sonic_rs::to_array_iter(body).enumerate() {
+        items += 1;
+        let i = i as u32;
+        match item {
+            Ok(value) => {
+                let raw = value.as_raw_str().as_bytes();
+                eventbridge |= i == 0 && eventbridge_detail(raw).is_some();
+                push_record(raw, i, cx, out);
+            }
+            Err(e) => {
+                if i == 0 {
+                    out.issue(IssueKind::NotJson, None, || short(&e.to_string()));
+                } else {
+                    out.issue(IssueKind::TruncatedJson, Some(i), || {
+                        format!(
+                            "records from index {i} on are lost: {}",
+                            short(&e.to_string())
+                        )
+                    });
+                }
+                break;
+            }
+        }
+    }
+    if out.events.len() > before.2 || eventbridge {
+        out.format = Some(if eventbridge {
+            Format::EventBridge
+        } else {
+            Format::Array
+        });
+    } else if items > 0
+        && out.issue_counts[IssueKind::NotJson as usize] == before.1[IssueKind::NotJson as usize]
+    {
+        // An array in which no element is a record is one problem, not one per element.
+        out.issues.truncate(before.0);
+        out.issue_counts = before.1;
+        out.issue(IssueKind::NotCloudTrail, None, || {
+            format!("a JSON array of {items} elements, none a CloudTrail record")
+        });
+    }
 }
 
 /// The fast path: the whole document in one pass, each record converted as it is parsed.
@@ -404,6 +570,7 @@ fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
     let mut good = 0usize;
     let mut not_json = 0usize;
     let mut lines = 0usize;
+    let mut eventbridge = false;
     for (i, line) in body.split(|&b| b == b'\n').enumerate() {
         let line = trim_start(line);
         if line.is_empty() {
@@ -424,9 +591,13 @@ fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
             }
             continue;
         }
-        match parse_record(line, cx) {
+        // An EventBridge event per line: its record is `detail`.
+        let inner = eventbridge_detail(line);
+        let wrapped = inner.is_some();
+        match parse_record(inner.as_deref().unwrap_or(line), cx) {
             Ok(r) if r.looks_like_cloudtrail() => {
                 good += 1;
+                eventbridge |= wrapped;
                 r.push_into(cx.file, i, out);
             }
             Ok(_) => out.issue(
@@ -444,6 +615,13 @@ fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
                 out.issue(kind, Some(i), || short(&e.to_string()));
             }
         }
+    }
+    if good > 0 {
+        out.format = Some(if eventbridge {
+            Format::EventBridge
+        } else {
+            Format::JsonLines
+        });
     }
     // A file in which no line is a record is one problem, not one per line.
     if good == 0 && lines > 0 {

@@ -436,3 +436,87 @@ fn derived_extra_fields_read_like_captured_ones() {
         "a string is not walked"
     );
 }
+
+/// Every form in which AWS hands CloudTrail to a responder gives the same events, and says which
+/// form it was: the delivery format, JSON Lines, a bare array, `aws cloudtrail lookup-events`
+/// output, and EventBridge events (one pretty-printed, an array, one per line).
+#[test]
+fn every_form_aws_hands_over_gives_the_same_events() {
+    use trailhound_decode::Format;
+    let n = 4;
+    let records: Vec<String> = (0..n).map(record).collect();
+    let eventbridge = |r: &str| {
+        format!(
+            r#"{{"version":"0","id":"6a7e8feb","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"111122223333","time":"2026-01-01T10:00:00Z","region":"us-east-1","resources":[],"detail":{r}}}"#
+        )
+    };
+    let lookup_items: Vec<String> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                r#"{{"EventId":"e{i}","EventName":"ListUsers","ReadOnly":"true","EventTime":"2026-01-01T10:00:00+00:00","EventSource":"iam.amazonaws.com","Resources":[],"CloudTrailEvent":{}}}"#,
+                serde_json::to_string(r).unwrap()
+            )
+        })
+        .collect();
+    let forms: Vec<(Format, String)> = vec![
+        (Format::Records, records_file(n)),
+        (Format::JsonLines, records.join("\n")),
+        (Format::Array, format!("[\n  {}\n]", records.join(",\n  "))),
+        (
+            Format::LookupEvents,
+            format!(
+                "{{\n  \"Events\": [{}],\n  \"NextToken\": \"abc\"\n}}",
+                lookup_items.join(",")
+            ),
+        ),
+        (
+            Format::EventBridge,
+            format!(
+                "[{}]",
+                records
+                    .iter()
+                    .map(|r| eventbridge(r))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
+        (
+            Format::EventBridge,
+            records
+                .iter()
+                .map(|r| eventbridge(r))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    ];
+    let want = decode(records_file(n).as_bytes(), 0).events;
+    assert_eq!(want.len(), n);
+    for (format, text) in &forms {
+        for bytes in [text.as_bytes().to_vec(), gz(text.as_bytes())] {
+            let d = decode(&bytes, 0);
+            assert!(d.issues.is_empty(), "{format:?}: {:?}", d.issues);
+            assert_eq!(d.format, Some(*format), "{text}");
+            assert_eq!(d.events, want, "{format:?}");
+        }
+    }
+    // One EventBridge event, pretty-printed over several lines.
+    let pretty = serde_json::to_string_pretty(
+        &serde_json::from_str::<serde_json::Value>(&eventbridge(&records[2])).unwrap(),
+    )
+    .unwrap();
+    let d = decode(pretty.as_bytes(), 0);
+    assert_eq!(d.format, Some(Format::EventBridge));
+    assert_eq!(d.events.len(), 1);
+    assert_eq!(d.events[0].event_id, want[2].event_id);
+    // A lookup-events item without its record is a bad record, the others still count.
+    let broken = format!(r#"{{"Events":[{},{{"EventId":"x"}}]}}"#, lookup_items[0]);
+    let d = decode(broken.as_bytes(), 0);
+    assert_eq!(d.events.len(), 1);
+    assert_eq!(kinds(&d), vec![(IssueKind::BadRecord, Some(1))]);
+    // An EventBridge event of another kind is not CloudTrail.
+    let other =
+        r#"{"detail-type":"EC2 Instance State-change Notification","detail":{"state":"running"}}"#;
+    assert_eq!(decode(other.as_bytes(), 0).format, None);
+}

@@ -336,6 +336,8 @@ pub struct FileReport {
     pub issue_counts: [u64; IssueKind::ALL.len()],
     /// Why the file gave nothing to decode (empty, vanished, not readable), if it did not.
     pub problem: Option<InputProblem>,
+    /// The form its records came in, if it had any.
+    pub format: Option<trailhound_decode::Format>,
 }
 
 /// What the stream delivers, in order.
@@ -467,6 +469,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 issues: d.issues,
                 issue_counts: d.issue_counts,
                 problem: raw.is_empty().then_some(InputProblem::EmptyFile),
+                format: d.format,
             };
             (report, d.events)
         }
@@ -491,6 +494,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 issues: vec![issue],
                 issue_counts,
                 problem: Some(problem),
+                format: None,
             };
             (report, Vec::new())
         }
