@@ -12,7 +12,7 @@ use trailhound_detect::Alert;
 use trailhound_geo::{AddressKind, GeoCache, GeoIp};
 use trailhound_report::{ActivityCollector, ReportInput, render_html};
 use trailhound_sigma::{DetectorOptions, SigmaDetector, SigmaEngine};
-use trailhound_source::{Message, ReadOptions, discover, read};
+use trailhound_source::{Message, ReadOptions, Selection, discover_selected, read};
 use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
@@ -51,6 +51,19 @@ pub struct HuntArgs {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Only events at or after this time (RFC 3339, or a date: midnight UTC). Folders and S3
+    /// prefixes of earlier delivery days are not even listed.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    since: Option<i64>,
+    /// Only events before this time (RFC 3339, or a date: midnight UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    until: Option<i64>,
+    /// Only this account (repeatable): other accounts' folders are not listed.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    account: Vec<String>,
+    /// Only this region (repeatable): other regions' folders are not listed.
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
     /// Exit with status 3 (after the whole run, alerts stored and written) when some input was
     /// unreadable or bad: empty files, symlink loops, permissions, vanished files, bad gzip or
     /// JSON, bad records.
@@ -151,10 +164,23 @@ pub fn run(args: HuntArgs) -> Result<()> {
         if args.cutoff.is_some() || args.decode_only {
             bail!("--cutoff and --decode-only need the embedded engine");
         }
+        if args.since.is_some()
+            || args.until.is_some()
+            || !args.account.is_empty()
+            || !args.region.is_empty()
+        {
+            bail!("--since, --until, --account and --region need the embedded engine");
+        }
         let (alerts, stats) = crate::lake_cmd::hunt(&args, &config, geo)?;
         return conclude(&args, store, &triage, alerts, stats, None, started);
     }
-    let found = discover(&crate::input_paths(&args.paths));
+    let selection = Selection {
+        since: args.since,
+        until: args.until,
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+    };
+    let found = discover_selected(&crate::input_paths(&args.paths), &selection);
     for u in &found.unreadable {
         eprintln!("trailhound: cannot read {}: {}", u.path.display(), u.why);
     }
@@ -173,6 +199,8 @@ pub fn run(args: HuntArgs) -> Result<()> {
         );
     }
     let mut stats = RunStats {
+        skipped_by_kind: found.skipped.iter().map(|(k, n)| (k.name(), *n)).collect(),
+        s3_list_requests: found.list_requests,
         digest_files_skipped: found.digests.len() as u64,
         other_files_skipped: found.other.len() as u64,
         other_files: found
@@ -237,6 +265,11 @@ pub fn run(args: HuntArgs) -> Result<()> {
             }
             Message::Late(n) => stats.late_events += n,
             Message::Events(mut events) => {
+                if !selection.is_all() {
+                    let before = events.len();
+                    events.retain(|e| selection.keeps_event(e));
+                    stats.events_not_selected += (before - events.len()) as u64;
+                }
                 stats.events += events.len() as u64;
                 for e in &mut events {
                     let (kind, country) = cache.resolve(&e.source_ip);
@@ -554,4 +587,11 @@ impl RuleSet {
         }
         Ok(detectors)
     }
+}
+
+/// A `--since`/`--until` value: RFC 3339, or a date (midnight UTC).
+fn parse_time_arg(s: &str) -> Result<i64, String> {
+    trailhound_model::parse_rfc3339(s)
+        .or_else(|_| trailhound_model::parse_rfc3339(&format!("{s}T00:00:00Z")))
+        .map_err(|_| format!("{s:?} is not a time (2026-01-28T10:00:00Z) or a date (2026-01-28)"))
 }

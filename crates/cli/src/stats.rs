@@ -33,7 +33,14 @@ pub struct RunStats {
     /// Files by the form their records came in (records, json_lines, array, lookup_events,
     /// eventbridge).
     pub files_by_format: BTreeMap<&'static str, u64>,
-    /// Events decoded.
+    /// Files not read, by why: digest, insight, other_service, not_cloudtrail_name,
+    /// not_selected (outside --since/--until/--account/--region by their name).
+    pub skipped_by_kind: BTreeMap<&'static str, u64>,
+    /// S3 list requests sent (the selection prunes prefixes that cannot hold selected files).
+    pub s3_list_requests: u64,
+    /// Events decoded but outside --since/--until/--account/--region.
+    pub events_not_selected: u64,
+    /// Events decoded (and selected).
     pub events: u64,
     /// Bytes read from disk.
     pub bytes: u64,
@@ -156,12 +163,13 @@ impl RunStats {
                 .collect();
             let _ = writeln!(s, "files by form: {}", forms.join(", "));
         }
-        if self.digest_files_skipped + self.other_files_skipped > 0 {
-            let _ = writeln!(
-                s,
-                "skipped {} digest files and {} files that are not CloudTrail by name",
-                self.digest_files_skipped, self.other_files_skipped
-            );
+        if !self.skipped_by_kind.is_empty() {
+            let kinds: Vec<String> = self
+                .skipped_by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(s, "files skipped: {}", kinds.join(", "));
         }
         let kinds: Vec<String> = self
             .source_address_kinds

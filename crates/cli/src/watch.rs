@@ -383,7 +383,12 @@ impl Watcher<'_> {
     fn list(&self, from: Option<Timestamp>) -> Vec<InputFile> {
         let mut found = discover(&self.roots);
         for source in &self.s3 {
-            let more = discover_s3(source, from);
+            // From the start of `from`'s day: the whole date folder is listed.
+            let since = trailhound_source::Selection {
+                since: from.map(|t| t - t.rem_euclid(DAY)),
+                ..Default::default()
+            };
+            let more = discover_s3(source, &since);
             found.files.extend(more.files);
             found.unreadable.extend(more.unreadable);
         }

@@ -80,3 +80,127 @@ fn hunting_an_s3_prefix_equals_hunting_the_same_files_on_disk() {
     );
     assert_eq!(r["other_files_skipped"], 1);
 }
+
+/// An organization trail's bucket: 2 accounts × 3 regions × 30 days under
+/// `logs/AWSLogs/o-…/<account>/CloudTrail/<region>/2026/01/DD/`, with digest, Insights and AWS
+/// Config files beside them. `hunt --since 2026-01-28` lists only the folders of days 28–30
+/// (every list request is counted), reads exactly the events from the 28th on, and counts what
+/// it skipped by kind; `--account` and `--region` prune the same way.
+#[test]
+fn an_organization_trail_is_pruned_to_the_selected_days_accounts_and_regions() {
+    let Some(server) = s3::S3Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    server.create_bucket("org");
+    let accounts = ["111111111111", "222222222222"];
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let record = |account: &str, region: &str, day: u32, n: u32| {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::{account}:user/u","accountId":"{account}","accessKeyId":"AKIAORGTRAIL0000{n:04}"}},"eventTime":"2026-01-{day:02}T10:{m:02}:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"{region}","sourceIPAddress":"8.8.8.8","eventID":"{account}-{region}-{day}-{n}","recipientAccountId":"{account}"}}"#,
+            m = n % 60
+        )
+    };
+    let file = tmp.path().join("object");
+    let put = |key: &str, body: &str| {
+        std::fs::write(&file, body).unwrap();
+        server.put("org", key, &file);
+    };
+    for (a, account) in accounts.iter().enumerate() {
+        for region in regions {
+            for day in 1..=30u32 {
+                let base = format!("logs/AWSLogs/o-abc123/{account}");
+                let records: Vec<String> = (0..2)
+                    .map(|n| record(account, region, day, n + a as u32 * 10))
+                    .collect();
+                put(
+                    &format!(
+                        "{base}/CloudTrail/{region}/2026/01/{day:02}/{account}_CloudTrail_{region}_202601{day:02}T1105Z_x.json"
+                    ),
+                    &format!(r#"{{"Records":[{}]}}"#, records.join(",")),
+                );
+                put(
+                    &format!(
+                        "{base}/CloudTrail-Digest/{region}/2026/01/{day:02}/{account}_CloudTrail-Digest_{region}_trail_{region}_202601{day:02}T1200Z.json.gz"
+                    ),
+                    r#"{"awsAccountId":"x","digestStartTime":"2026-01-01T00:00:00Z","logFiles":[]}"#,
+                );
+                put(
+                    &format!(
+                        "{base}/CloudTrail-Insight/{region}/2026/01/{day:02}/{account}_CloudTrail-Insight_{region}_202601{day:02}T1105Z_x.json"
+                    ),
+                    r#"{"Records":[{"eventVersion":"1.08","eventTime":"2026-01-01T10:00:00Z","eventType":"AwsCloudTrailInsight","insightDetails":{}}]}"#,
+                );
+                put(
+                    &format!(
+                        "{base}/Config/{region}/2026/1/{day}/ConfigHistory/{account}_Config_{region}_ConfigHistory_x.json.gz"
+                    ),
+                    r#"{"fileVersion":"1.0","configurationItems":[]}"#,
+                );
+            }
+        }
+    }
+    let hunt_stats = |args: &[&str]| -> Value {
+        let stats = tmp.path().join("stats.json");
+        run_ok(
+            Command::new(cli::bin())
+                .args([
+                    "hunt",
+                    "--no-store",
+                    "--no-progress",
+                    "--format",
+                    "jsonl",
+                    "--stats",
+                ])
+                .arg(&stats)
+                .args(args)
+                .arg("s3://org/logs/")
+                .envs(server.env().iter().map(|(k, v)| (k, v))),
+        );
+        serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap()
+    };
+
+    // Everything: one flat listing, 360 trail files read, the rest skipped by kind.
+    let all = hunt_stats(&[]);
+    assert_eq!(all["events"], 2 * 3 * 30 * 2);
+    assert_eq!(all["files"], 2 * 3 * 30);
+    assert_eq!(
+        all["skipped_by_kind"],
+        serde_json::json!({"digest": 180, "insight": 180, "other_service": 180})
+    );
+    assert_eq!(all["issues_by_kind"], serde_json::json!({}));
+
+    // From the 28th: days 28–30 only.
+    let since = hunt_stats(&["--since", "2026-01-28"]);
+    assert_eq!(since["events"], 2 * 3 * 3 * 2);
+    assert_eq!(since["files"], 2 * 3 * 3);
+    assert_eq!(
+        since["skipped_by_kind"],
+        serde_json::json!({"digest": 18, "insight": 18, "other_service": 18})
+    );
+    // The list requests: logs/, AWSLogs/, o-abc123/, 2 accounts, 4 services each, 3 regions
+    // each, the year and month folders of each (Config's month "1" too), the 3 selected days of
+    // each, and Config's ConfigHistory folder below each of its days. Days 1–27 are never listed.
+    let per_region = 1 + 1 + 1 + 3; // the region, 2026, 01, days 28–30
+    let expected = 1 + 1 + 1 + 2 + 2 * 4 + 2 * 4 * 3 * per_region + 2 * 3 * 3;
+    assert_eq!(since["s3_list_requests"], expected);
+    assert!(
+        expected < 2 * 4 * 3 * 30,
+        "a walk of every day would send more"
+    );
+
+    // One account and one region of those days.
+    let narrow = hunt_stats(&[
+        "--since",
+        "2026-01-28",
+        "--account",
+        "222222222222",
+        "--region",
+        "eu-west-1",
+    ]);
+    assert_eq!(narrow["events"], 3 * 2);
+    assert_eq!(narrow["files"], 3);
+    // Until the 2nd (exclusive): days 1 and 2 are listed (the 2nd may hold the 1st's late files).
+    let until = hunt_stats(&["--until", "2026-01-02"]);
+    assert_eq!(until["events"], 2 * 3 * 2);
+}

@@ -23,8 +23,10 @@ use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 pub mod event_time;
 mod name_time;
 pub mod s3;
+pub mod select;
 pub use name_time::delivery_time;
 pub use s3::S3Source;
+pub use select::{Selection, SkipKind};
 
 /// Where a file's bytes are.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +86,11 @@ pub struct Discovery {
     pub other: Vec<PathBuf>,
     /// Paths that could not be read, with the reason.
     pub unreadable: Vec<Unreadable>,
+    /// Files not read, by why: digests, Insights, other services' logs, other names, and files
+    /// outside the selection.
+    pub skipped: std::collections::BTreeMap<SkipKind, u64>,
+    /// S3 list requests sent.
+    pub list_requests: u64,
 }
 
 /// A path that could not be read at all, and why.
@@ -167,12 +174,18 @@ pub fn is_digest(path: &Path) -> bool {
 /// Lists the CloudTrail files under `paths`. A file named explicitly is always read, whatever
 /// its name; inside folders, only CloudTrail-looking names are (see [`is_cloudtrail_name`]).
 pub fn discover(paths: &[PathBuf]) -> Discovery {
+    discover_selected(paths, &Selection::default())
+}
+
+/// [`discover`], listing only what may hold files of `selection`: folders (and S3 prefixes) it
+/// excludes are not walked, files whose name it excludes are counted as not selected.
+pub fn discover_selected(paths: &[PathBuf], selection: &Selection) -> Discovery {
     let mut d = Discovery::default();
     for root in paths {
         let text = root.to_string_lossy();
         if text.starts_with("s3://") {
             match S3Source::open(&text) {
-                Ok(source) => d.push_s3(&source, None),
+                Ok(source) => d.push_s3(&source, selection),
                 Err(why) => d.unreadable.push(Unreadable {
                     path: root.clone(),
                     problem: InputProblem::Unreadable,
@@ -189,10 +202,26 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
             }),
             Ok(m) if m.is_file() => d.push_file(root.clone(), Some(&m)),
             Ok(_) => {
-                for entry in walkdir::WalkDir::new(root)
+                // A folder is walked when every folder name from the root down may hold
+                // selected files.
+                let kept = |path: &Path| -> bool {
+                    let Ok(rel) = path.strip_prefix(root) else {
+                        return true;
+                    };
+                    rel.components()
+                        .try_fold(Vec::new(), |date, c| {
+                            selection.enter(&date, &c.as_os_str().to_string_lossy())
+                        })
+                        .is_some()
+                };
+                let walk = walkdir::WalkDir::new(root)
                     .follow_links(true)
                     .sort_by_file_name()
-                {
+                    .into_iter()
+                    .filter_entry(|e| {
+                        !e.file_type().is_dir() || selection.is_all() || kept(e.path())
+                    });
+                for entry in walk {
                     match entry {
                         Err(e) => {
                             let p = e
@@ -206,10 +235,8 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                             });
                         }
                         Ok(e) if e.file_type().is_file() => {
-                            let name = e.file_name().to_string_lossy();
-                            let wanted = !name.starts_with('.') && is_cloudtrail_name(&name);
-                            if !wanted && !is_digest(e.path()) {
-                                d.other.push(e.path().to_path_buf());
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            if !d.keep(e.path(), &name, selection) {
                                 continue;
                             }
                             let m = e.metadata().ok();
@@ -248,18 +275,45 @@ pub fn in_reading_order(files: &mut Vec<InputFile>) {
     files.dedup_by(|a, b| a.path == b.path);
 }
 
-/// Lists the CloudTrail objects of an S3 source, descending only into date folders from `from`
-/// on (see [`s3`]); files come in reading order, as from [`discover`].
-pub fn discover_s3(source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) -> Discovery {
+/// Lists the CloudTrail objects of an S3 source that may hold files of `selection` (see
+/// [`S3Source::list_selected`]); files come in reading order, as from [`discover`].
+pub fn discover_s3(source: &std::sync::Arc<S3Source>, selection: &Selection) -> Discovery {
     let mut d = Discovery::default();
-    d.push_s3(source, from);
+    d.push_s3(source, selection);
     in_reading_order(&mut d.files);
     d
 }
 
 impl Discovery {
-    fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, from: Option<Timestamp>) {
-        match source.list(from) {
+    /// Whether a listed file is read; if not, counts why (digests are also kept by path, and
+    /// other names too).
+    fn keep(&mut self, path: &Path, name: &str, selection: &Selection) -> bool {
+        let why = match select::skip_kind(path) {
+            Some(k) => Some(k),
+            None if name.starts_with('.') || !is_cloudtrail_name(name) => {
+                Some(SkipKind::NotCloudTrailName)
+            }
+            None if !selection.keeps_file(name) => Some(SkipKind::NotSelected),
+            None => None,
+        };
+        match why {
+            None => true,
+            Some(k) => {
+                *self.skipped.entry(k).or_default() += 1;
+                match k {
+                    SkipKind::Digest => self.digests.push(path.to_path_buf()),
+                    SkipKind::NotCloudTrailName => self.other.push(path.to_path_buf()),
+                    _ => {}
+                }
+                false
+            }
+        }
+    }
+
+    fn push_s3(&mut self, source: &std::sync::Arc<S3Source>, selection: &Selection) {
+        let listed = source.list_selected(selection);
+        self.list_requests += source.list_requests();
+        match listed {
             Err(why) => self.unreadable.push(Unreadable {
                 path: PathBuf::from(source.url()),
                 problem: InputProblem::Unreadable,
@@ -268,9 +322,8 @@ impl Discovery {
             Ok(objects) => {
                 for o in objects {
                     let path = PathBuf::from(source.object_url(&o.key));
-                    let name = o.key.rsplit('/').next().unwrap_or_default();
-                    if name.starts_with('.') || !(is_cloudtrail_name(name) || is_digest(&path)) {
-                        self.other.push(path);
+                    let name = o.key.rsplit('/').next().unwrap_or_default().to_owned();
+                    if !self.keep(Path::new(&o.key), &name, selection) {
                         continue;
                     }
                     let origin = Origin::S3 {

@@ -14,10 +14,11 @@ use futures::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use trailhound_model::{Timestamp, utc_date};
+use trailhound_model::Timestamp;
+
+use crate::select::Selection;
 
 /// A calendar day, `(year, month, day)`.
-type Day = (u32, u32, u32);
 
 /// One bucket and prefix, with the client and the runtime its requests run on.
 pub struct S3Source {
@@ -25,6 +26,8 @@ pub struct S3Source {
     bucket: String,
     prefix: String,
     runtime: tokio::runtime::Runtime,
+    /// List requests sent (for `--stats` and the tests of pruning).
+    lists: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for S3Source {
@@ -71,6 +74,7 @@ impl S3Source {
             bucket,
             prefix,
             runtime,
+            lists: Default::default(),
         }))
     }
 
@@ -87,47 +91,53 @@ impl S3Source {
     /// Every object under the prefix, skipping date folders (`YYYY/MM/DD`) of days before the
     /// UTC day of `from`.
     pub fn list(&self, from: Option<Timestamp>) -> Result<Vec<S3Object>, String> {
-        let from: Option<Day> = from.map(|t| {
-            let (y, m, d) = utc_date(t);
-            (y.max(0) as u32, m, d)
-        });
+        self.list_selected(&Selection {
+            since: from,
+            ..Selection::default()
+        })
+    }
+
+    /// The objects under the prefix that may hold selected files: "folders" (delimiter listings)
+    /// that cannot (other accounts, regions, days; see [`Selection::enter`]) are never listed.
+    /// Everything is one flat listing when all is selected.
+    pub fn list_selected(&self, selection: &Selection) -> Result<Vec<S3Object>, String> {
         self.runtime.block_on(async {
             let mut out = Vec::new();
             let root = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
-            match from {
-                None => {
-                    let mut listing = self.store.list(root.as_ref());
-                    while let Some(meta) = listing.next().await {
-                        let meta = meta.map_err(|e| format!("listing {}: {e}", self.url()))?;
+            if selection.is_all() {
+                let mut listing = self.store.list(root.as_ref());
+                self.lists
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                while let Some(meta) = listing.next().await {
+                    let meta = meta.map_err(|e| format!("listing {}: {e}", self.url()))?;
+                    out.push(S3Object {
+                        key: meta.location.to_string(),
+                        size: meta.size,
+                        last_modified: meta.last_modified.into(),
+                    });
+                }
+            } else {
+                // Depth-first over "folders", pruning those the selection excludes.
+                let mut stack = vec![(root, Vec::<u32>::new())];
+                while let Some((dir, date)) = stack.pop() {
+                    self.lists
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let listing = self
+                        .store
+                        .list_with_delimiter(dir.as_ref())
+                        .await
+                        .map_err(|e| format!("listing {}: {e}", self.url()))?;
+                    for meta in listing.objects {
                         out.push(S3Object {
                             key: meta.location.to_string(),
                             size: meta.size,
                             last_modified: meta.last_modified.into(),
                         });
                     }
-                }
-                Some(day) => {
-                    // Depth-first over "folders", pruning date folders before `day`.
-                    let mut stack = vec![(root, Vec::<u32>::new())];
-                    while let Some((dir, date)) = stack.pop() {
-                        let listing = self
-                            .store
-                            .list_with_delimiter(dir.as_ref())
-                            .await
-                            .map_err(|e| format!("listing {}: {e}", self.url()))?;
-                        for meta in listing.objects {
-                            out.push(S3Object {
-                                key: meta.location.to_string(),
-                                size: meta.size,
-                                last_modified: meta.last_modified.into(),
-                            });
-                        }
-                        for sub in listing.common_prefixes {
-                            let name = sub.filename().unwrap_or_default();
-                            let date = date_step(&date, name);
-                            if !before(&date, day) {
-                                stack.push((Some(sub), date));
-                            }
+                    for sub in listing.common_prefixes {
+                        let name = sub.filename().unwrap_or_default().to_owned();
+                        if let Some(date) = selection.enter(&date, &name) {
+                            stack.push((Some(sub), date));
                         }
                     }
                 }
@@ -135,6 +145,11 @@ impl S3Source {
             out.sort_by(|a, b| a.key.cmp(&b.key));
             Ok(out)
         })
+    }
+
+    /// How many list requests this source has sent.
+    pub fn list_requests(&self) -> u64 {
+        self.lists.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The bytes of one object.
@@ -148,28 +163,6 @@ impl S3Source {
             Ok(got.bytes().await.map_err(std::io::Error::other)?.to_vec())
         })
     }
-}
-
-/// The date parts after descending into folder `name` from a folder with parts `date`: a
-/// four-digit name starts a date (year), two-digit names extend it (month, day); anything else
-/// ends it.
-fn date_step(date: &[u32], name: &str) -> Vec<u32> {
-    let digits = name.bytes().all(|b| b.is_ascii_digit());
-    match (date.len(), name.len()) {
-        (0, 4) if digits => vec![name.parse().unwrap_or(0)],
-        (1 | 2, 2) if digits => {
-            let mut d = date.to_vec();
-            d.push(name.parse().unwrap_or(0));
-            d
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// True when the partial date `parts` (year, then month, then day) lies wholly before `day`.
-fn before(parts: &[u32], day: Day) -> bool {
-    let bound = [day.0, day.1, day.2];
-    !parts.is_empty() && parts < &bound[..parts.len()]
 }
 
 #[cfg(test)]
@@ -188,24 +181,5 @@ mod tests {
         );
         assert_eq!(parse_s3_url("s3:///x"), None);
         assert_eq!(parse_s3_url("/data"), None);
-    }
-
-    #[test]
-    fn date_folders_before_the_first_day_are_pruned() {
-        let d = date_step(&[], "2026");
-        assert_eq!(d, vec![2026]);
-        assert!(!before(&d, (2026, 1, 3)));
-        assert!(before(&d, (2027, 1, 1)));
-        let m = date_step(&d, "01");
-        assert!(!before(&m, (2026, 1, 3)));
-        assert!(before(&date_step(&d, "12"), (2027, 1, 1)));
-        assert!(before(&date_step(&m, "02"), (2026, 1, 3)));
-        assert!(!before(&date_step(&m, "03"), (2026, 1, 3)));
-        assert!(!before(&date_step(&m, "04"), (2026, 1, 3)));
-        // Not a date: an account id, a region, a five-digit folder.
-        assert!(date_step(&[], "405689753614").is_empty());
-        assert!(date_step(&m, "us-east-1").is_empty());
-        assert!(date_step(&[], "20260").is_empty());
-        assert!(!before(&[], (2026, 1, 3)));
     }
 }
