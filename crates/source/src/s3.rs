@@ -18,8 +18,6 @@ use trailhound_model::Timestamp;
 
 use crate::select::Selection;
 
-/// A calendar day, `(year, month, day)`.
-
 /// One bucket and prefix, with the client and the runtime its requests run on.
 pub struct S3Source {
     store: AmazonS3,

@@ -111,6 +111,9 @@ pub fn is_region(name: &str) -> bool {
 /// The date parts (year, month, day) of the folders walked so far, as a walk descends.
 pub type DatePath = Vec<u32>;
 
+/// A calendar day, `(year, month, day)`.
+type Day = (u32, u32, u32);
+
 impl Selection {
     /// True when everything is selected.
     pub fn is_all(&self) -> bool {
@@ -119,7 +122,7 @@ impl Selection {
 
     /// The first and last delivery days (UTC, as `(y, m, d)`) whose folders can hold a
     /// selected file.
-    fn days(&self) -> (Option<(u32, u32, u32)>, Option<(u32, u32, u32)>) {
+    fn days(&self) -> (Option<Day>, Option<Day>) {
         let day = |t: Timestamp| {
             let (y, m, d) = trailhound_model::utc_date(t);
             (y.max(0) as u32, m, d)
