@@ -204,3 +204,93 @@ fn an_organization_trail_is_pruned_to_the_selected_days_accounts_and_regions() {
     let until = hunt_stats(&["--until", "2026-01-02"]);
     assert_eq!(until["events"], 2 * 3 * 2);
 }
+
+/// The AWS CLI's credential chain: with only `AWS_PROFILE` naming a profile that assumes a role
+/// (`role_arn` + `source_profile`, through the local server's STS) in a temporary `HOME`, and no
+/// key variables, `hunt` reads the bucket; a profile that does not exist is exit status 2 with a
+/// message naming it, and no secret is printed.
+#[test]
+fn an_assume_role_profile_reads_the_bucket_and_a_broken_one_is_named() {
+    let Some(server) = s3::S3Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    generate(&src, &["--events", "1000", "--keys", "4"]);
+    server.create_bucket("trail");
+    let files = trailhound_source::discover(std::slice::from_ref(&src)).files;
+    for f in &files {
+        let key = f
+            .path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        server.put("trail", &key, &f.path);
+    }
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        "[profile auditor]\nrole_arn = arn:aws:iam::123456789012:role/trailhound-read\nsource_profile = base\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY1";
+    std::fs::write(
+        home.join(".aws/credentials"),
+        format!(
+            "[base]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = {secret}\n"
+        ),
+    )
+    .unwrap();
+    let endpoint = server
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT")
+        .unwrap()
+        .1;
+    let hunt = |profile: &str| {
+        Command::new(cli::bin())
+            .args([
+                "hunt",
+                "--no-store",
+                "--no-progress",
+                "--format",
+                "jsonl",
+                "--stats",
+            ])
+            .arg(tmp.path().join("stats.json"))
+            .arg("s3://trail/AWSLogs/")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env("HOME", &home)
+            .env("AWS_PROFILE", profile)
+            .env("AWS_ENDPOINT", &endpoint)
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let out = hunt("auditor");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["files"], files.len());
+    assert!(stats["events"].as_u64().unwrap() > 900, "{stats}");
+
+    let out = hunt("nobody-here");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("profile \"nobody-here\""), "{err}");
+    assert!(!err.contains(secret), "{err}");
+}

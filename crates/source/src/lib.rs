@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use trailhound_decode::{Decoder, Issue, IssueKind};
 use trailhound_model::{Event, ExtraFields, HOUR, Timestamp};
 
+pub mod aws_credentials;
 pub mod event_time;
 mod name_time;
 pub mod s3;

@@ -57,16 +57,27 @@ impl S3Source {
     pub fn open(url: &str) -> Result<Arc<Self>, String> {
         let (bucket, prefix) =
             parse_s3_url(url).ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
-        let store = AmazonS3Builder::from_env()
-            .with_bucket_name(&bucket)
-            .build()
-            .map_err(|e| format!("{url}: {e}"))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("trailhound-s3")
             .enable_all()
             .build()
             .map_err(|e| format!("{url}: starting the S3 client: {e}"))?;
+        // Credentials and region from the AWS CLI's chain; the endpoint and other options from
+        // the environment (AWS_ENDPOINT, AWS_ALLOW_HTTP, ...), as before.
+        let (credentials, region) = runtime
+            .block_on(crate::aws_credentials::load())
+            .map_err(|e| format!("{url}: {e}"))?;
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_credentials(credentials);
+        if let Some(r) = region
+            && std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            builder = builder.with_region(r);
+        }
+        let store = builder.build().map_err(|e| format!("{url}: {e}"))?;
         Ok(Arc::new(Self {
             store,
             bucket,

@@ -1,0 +1,81 @@
+//! The AWS credential chain as the AWS CLI resolves it, for every S3 read: environment
+//! variables, `~/.aws/config` and `credentials` profiles (`AWS_PROFILE`; `role_arn` with
+//! `source_profile` assumes a role through STS; SSO sessions; `credential_process`), web
+//! identity, ECS and EC2 instance metadata. The official `aws-config` crate does the resolving;
+//! this module only hands its credentials to `object_store`, whose own environment-only lookup
+//! it replaces. The region comes from the same chain (environment, then the profile).
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use object_store::CredentialProvider;
+use object_store::aws::AwsCredential;
+
+/// `object_store`'s view of the chain's (cached, refreshed) credentials.
+#[derive(Debug)]
+pub struct ChainCredentials {
+    provider: SharedCredentialsProvider,
+}
+
+#[async_trait::async_trait]
+impl CredentialProvider for ChainCredentials {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let c = self.provider.provide_credentials().await.map_err(|e| {
+            object_store::Error::Generic {
+                store: "S3",
+                source: Box::new(e),
+            }
+        })?;
+        Ok(Arc::new(AwsCredential {
+            key_id: c.access_key_id().to_owned(),
+            secret_key: c.secret_access_key().to_owned(),
+            token: c.session_token().map(str::to_owned),
+        }))
+    }
+}
+
+/// Which profile the chain reads, for messages (`AWS_PROFILE`, else `default`).
+pub fn profile_name() -> String {
+    std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// Resolves the chain once (so that a broken profile is an error now, naming the profile and
+/// what is missing, never a secret); returns the credentials for `object_store` and the region.
+pub async fn load() -> Result<(Arc<ChainCredentials>, Option<String>), String> {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await;
+    let Some(provider) = config.credentials_provider() else {
+        return Err("no AWS credential provider could be configured".to_owned());
+    };
+    if let Err(e) = provider.provide_credentials().await {
+        use std::error::Error;
+        let mut why = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            why.push_str(": ");
+            why.push_str(&s.to_string());
+            source = s.source();
+        }
+        return Err(format!(
+            "no AWS credentials (profile {:?}): {why}",
+            profile_name()
+        ));
+    }
+    Ok((
+        Arc::new(ChainCredentials { provider }),
+        config.region().map(|r| r.to_string()),
+    ))
+}
