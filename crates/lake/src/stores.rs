@@ -4,8 +4,9 @@
 //! A plan names its objects by URL only, so a process must resolve `s3://BUCKET` the first time
 //! it meets one; DataFusion's default registry knows only the stores registered in advance,
 //! which an executor cannot know. [`ObjectStores`] opens an S3 store per bucket on first use,
-//! configured from the `AWS_*` environment as the embedded reader is (region, credentials,
-//! `AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for S3-compatible servers).
+//! with the AWS CLI's credential chain as the embedded reader has it (resolved on the first
+//! request) and the rest from the `AWS_*` environment (region, `AWS_ENDPOINT` and
+//! `AWS_ALLOW_HTTP=true` for S3-compatible servers).
 
 use std::sync::Arc;
 
@@ -49,6 +50,9 @@ impl ObjectStoreRegistry for ObjectStores {
         let store: Arc<dyn ObjectStore> = Arc::new(
             AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_credentials(Arc::new(
+                    trailhound_source::aws_credentials::LazyChain::default(),
+                ))
                 .build()?,
         );
         // Two tasks may open the same bucket at once; either store serves.

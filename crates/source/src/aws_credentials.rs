@@ -37,6 +37,31 @@ impl CredentialProvider for ChainCredentials {
     }
 }
 
+/// The chain for processes that open stores from synchronous code inside an async runtime (the
+/// DataFusion executors): resolved on the first request instead of at open.
+#[derive(Debug, Default)]
+pub struct LazyChain {
+    provider: tokio::sync::OnceCell<Result<SharedCredentialsProvider, String>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialProvider for LazyChain {
+    type Credential = AwsCredential;
+
+    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
+        let provider = self
+            .provider
+            .get_or_init(|| async { load().await.map(|(c, _)| c.provider.clone()) })
+            .await
+            .clone()
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: e.into(),
+            })?;
+        ChainCredentials { provider }.get_credential().await
+    }
+}
+
 /// Which profile the chain reads, for messages (`AWS_PROFILE`, else `default`).
 pub fn profile_name() -> String {
     std::env::var("AWS_PROFILE")
