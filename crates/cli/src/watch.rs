@@ -67,8 +67,13 @@ const LOOKBACK: Timestamp = 14 * DAY + 8 * HOUR;
 #[derive(Args)]
 pub struct WatchArgs {
     /// Folders (read recursively) and `s3://bucket/prefix` URLs to follow.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "sqs")]
     paths: Vec<String>,
+    /// Take new objects from the S3 event notifications of this SQS queue (raw, or wrapped by
+    /// SNS) instead of, or besides, listing: a message is deleted only once its objects' alerts
+    /// are stored.
+    #[arg(long, value_name = "QUEUE_URL")]
+    sqs: Option<String>,
     /// Configuration file (allow-lists, rule parameters); see config/trailhound.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -154,9 +159,17 @@ pub fn run(args: WatchArgs) -> Result<()> {
         .iter()
         .map(|u| S3Source::open(u).map_err(anyhow::Error::msg))
         .collect::<Result<Vec<_>>>()?;
+    let sqs = args
+        .sqs
+        .as_deref()
+        .map(trailhound_source::sqs::SqsQueue::open)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let mut w = Watcher {
         roots: crate::input_paths(&local),
         s3,
+        sqs,
+        buckets: HashMap::new(),
         detectors: rules.detectors(&config)?,
         allow: config.allow_list()?,
         triage: Triage::from_config(Arc::clone(&rules.extra), &config)?,
@@ -174,13 +187,26 @@ pub fn run(args: WatchArgs) -> Result<()> {
     log(&format!(
         "started (pid {}): {}",
         std::process::id(),
-        args.paths.join(", ")
+        args.paths
+            .iter()
+            .map(String::as_str)
+            .chain(args.sqs.as_deref())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     w.replay()?;
     loop {
         let new = w.pending(args.once);
         if !new.is_empty() {
             w.batch(new)?;
+        }
+        if w.sqs.is_some() {
+            let wait = if args.once {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(args.interval)
+            };
+            while w.notifications(wait)? > 0 && !stop.load(Ordering::SeqCst) {}
         }
         if args.once || stop.load(Ordering::SeqCst) {
             break;
@@ -208,6 +234,10 @@ pub fn run(args: WatchArgs) -> Result<()> {
 struct Watcher<'a> {
     roots: Vec<PathBuf>,
     s3: Vec<Arc<S3Source>>,
+    /// The queue of S3 event notifications, with `--sqs`.
+    sqs: Option<trailhound_source::sqs::SqsQueue>,
+    /// A client per bucket, for objects named by notifications and checkpointed S3 keys.
+    buckets: HashMap<String, Arc<S3Source>>,
     /// The configured rules, from which the detectors are built (afresh on late data).
     rules: RuleSet,
     config: Config,
@@ -287,18 +317,26 @@ impl Watcher<'_> {
             .max();
         let window = self.window;
         let fresh: HashSet<String> = new.iter().map(key).collect();
-        let again: Vec<InputFile> = self
-            .list(newest.map(|t| t - window))
-            .into_iter()
-            .filter(|f| {
-                self.done.contains_key(&key(f))
-                    && !fresh.contains(&key(f))
-                    && match (f.delivery_time, newest) {
+        // The processed files of the window, from the checkpoint itself (no listing: S3 objects
+        // named by notifications are under no listed prefix); local files since deleted are
+        // left out.
+        let mut marks: Vec<WatchedFile> = self
+            .done
+            .values()
+            .filter(|w| {
+                !fresh.contains(&w.key)
+                    && match (w.delivery_time, newest) {
                         (Some(t), Some(n)) => t >= n - window,
                         _ => true,
                     }
             })
+            .cloned()
             .collect();
+        marks.sort_by(|a, b| a.key.cmp(&b.key));
+        let again: Vec<InputFile> = marks
+            .iter()
+            .filter_map(|w| self.input_of(w).transpose())
+            .collect::<Result<_>>()?;
         // When older files were left out, the rules' look-back is only complete LOOKBACK after
         // the first file read: alerts about earlier times are discarded.
         let left_out = self.done.keys().filter(|k| !fresh.contains(*k)).count() > again.len();
@@ -352,6 +390,100 @@ impl Watcher<'_> {
         let records = read.records.split_off(read.records.len() - new.len());
         self.mark(&new, &records, &vec![(0, u64::MAX); new.len()])?;
         Ok((n, read.events, stored, closed))
+    }
+
+    /// The file a checkpoint entry names: a local path that still exists, or an S3 object.
+    fn input_of(&mut self, w: &WatchedFile) -> Result<Option<InputFile>> {
+        let origin = match trailhound_source::s3::parse_s3_url(&w.key) {
+            Some((bucket, key)) => Origin::S3 {
+                source: self.bucket(&bucket)?,
+                key,
+            },
+            None if Path::new(&w.key).exists() => Origin::Local,
+            None => return Ok(None),
+        };
+        Ok(Some(InputFile {
+            path: PathBuf::from(&w.key),
+            size: w.size,
+            delivery_time: w.delivery_time,
+            origin,
+            changed: None,
+        }))
+    }
+
+    /// The client of a bucket (opened once).
+    fn bucket(&mut self, bucket: &str) -> Result<Arc<S3Source>> {
+        if let Some(s) = self.buckets.get(bucket) {
+            return Ok(Arc::clone(s));
+        }
+        let s = S3Source::open(&format!("s3://{bucket}")).map_err(anyhow::Error::msg)?;
+        self.buckets.insert(bucket.to_owned(), Arc::clone(&s));
+        Ok(s)
+    }
+
+    /// Takes one round of S3 event notifications (waiting up to `wait` for the first): reads
+    /// the objects they name that the checkpoint does not hold, as one batch, and only then
+    /// deletes the messages. Returns the number of messages taken.
+    fn notifications(&mut self, wait: Duration) -> Result<usize> {
+        let Some(queue) = &self.sqs else {
+            return Ok(0);
+        };
+        let queue_url = queue.url().to_owned();
+        let notices = queue.receive(wait, 100).map_err(anyhow::Error::msg)?;
+        if notices.is_empty() {
+            return Ok(0);
+        }
+        let mut files = Vec::new();
+        let mut skipped = 0;
+        for n in &notices {
+            if let Some(why) = &n.not_an_s3_event {
+                eprintln!(
+                    "trailhound: {queue_url}: a message that is not an S3 event ({why}); deleted"
+                );
+            }
+            for o in &n.objects {
+                let url = format!("s3://{}/{}", o.bucket, o.key);
+                let name = o.key.rsplit('/').next().unwrap_or_default();
+                let wanted = trailhound_source::select::skip_kind(Path::new(&o.key)).is_none()
+                    && trailhound_source::is_cloudtrail_name(name);
+                if !wanted
+                    || self.done.contains_key(&url)
+                    || files.iter().any(|f: &InputFile| key(f) == url)
+                {
+                    skipped += 1;
+                    continue;
+                }
+                files.push(InputFile {
+                    path: PathBuf::from(&url),
+                    size: o.size,
+                    delivery_time: trailhound_source::delivery_time(name),
+                    origin: Origin::S3 {
+                        source: self.bucket(&o.bucket)?,
+                        key: o.key.clone(),
+                    },
+                    changed: None,
+                });
+            }
+        }
+        in_reading_order(&mut files);
+        let n = notices.len();
+        if !files.is_empty() {
+            self.batch(files)?;
+        }
+        // Only now, with the alerts stored and the objects checkpointed.
+        let receipts: Vec<String> = notices.into_iter().map(|n| n.receipt).collect();
+        if let Some(queue) = &self.sqs
+            && let Err(e) = queue.delete(&receipts)
+        {
+            // Not fatal: an undeleted message comes back, and the checkpoint makes it a no-op.
+            eprintln!("trailhound: {e}");
+        }
+        if skipped > 0 {
+            log(&format!(
+                "{n} notifications: {skipped} objects already read or not CloudTrail"
+            ));
+        }
+        Ok(n)
     }
 
     /// Files under the roots that are not in the checkpoint, in reading order. S3 prefixes are

@@ -70,37 +70,48 @@ pub fn profile_name() -> String {
         .unwrap_or_else(|| "default".to_owned())
 }
 
-/// Resolves the chain once (so that a broken profile is an error now, naming the profile and
-/// what is missing, never a secret); returns the credentials for `object_store` and the region.
-pub async fn load() -> Result<(Arc<ChainCredentials>, Option<String>), String> {
+/// The AWS SDK configuration of the chain (credentials, region, endpoints), for SDK clients
+/// (SQS) and for [`load`].
+pub async fn sdk_config() -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .load()
-        .await;
+        .await
+}
+
+/// Resolves the chain once (so that a broken profile is an error now, naming the profile and
+/// what is missing, never a secret); returns the credentials for `object_store` and the region.
+pub async fn load() -> Result<(Arc<ChainCredentials>, Option<String>), String> {
+    let config = sdk_config().await;
     let Some(provider) = config.credentials_provider() else {
         return Err("no AWS credential provider could be configured".to_owned());
     };
     if let Err(e) = provider.provide_credentials().await {
-        use std::error::Error;
-        let mut why = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            why.push_str(": ");
-            why.push_str(&s.to_string());
-            source = s.source();
-        }
         return Err(format!(
-            "no AWS credentials (profile {:?}): {why}",
-            profile_name()
+            "no AWS credentials (profile {:?}): {}",
+            profile_name(),
+            error_chain(&e)
         ));
     }
     Ok((
         Arc::new(ChainCredentials { provider }),
         config.region().map(|r| r.to_string()),
     ))
+}
+
+/// An error with its sources, `: `-separated (the SDK's errors say little at the top).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(x) = source {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        source = x.source();
+    }
+    s
 }

@@ -25,6 +25,7 @@ pub mod event_time;
 mod name_time;
 pub mod s3;
 pub mod select;
+pub mod sqs;
 pub use name_time::delivery_time;
 pub use s3::S3Source;
 pub use select::{Selection, SkipKind};

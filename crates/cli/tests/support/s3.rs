@@ -19,6 +19,10 @@ pub struct S3Server {
     pub endpoint: String,
 }
 
+/// The local server dispatches a request by the service its signature names; it checks no
+/// signature.
+const SQS_AUTH: &str = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+
 impl S3Server {
     /// Starts a server on a free loopback port, or explains why not.
     pub fn start() -> Option<S3Server> {
@@ -79,6 +83,64 @@ impl S3Server {
             .unwrap();
     }
 
+    /// Creates an SQS queue whose messages come back `visibility` seconds after being received
+    /// and not deleted; returns its URL.
+    pub fn create_queue(&self, name: &str, visibility: u32) -> String {
+        let xml = ureq::post(&self.endpoint)
+            .header("Authorization", SQS_AUTH)
+            .send_form([
+                ("Action", "CreateQueue"),
+                ("QueueName", name),
+                ("Attribute.1.Name", "VisibilityTimeout"),
+                ("Attribute.1.Value", &visibility.to_string()),
+                ("Version", "2012-11-05"),
+            ])
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let start = xml.find("<QueueUrl>").unwrap() + "<QueueUrl>".len();
+        let end = xml[start..].find("</QueueUrl>").unwrap() + start;
+        xml[start..end].to_owned()
+    }
+
+    /// Sends a message to a queue.
+    pub fn send_message(&self, queue: &str, body: &str) {
+        ureq::post(&self.endpoint)
+            .header("Authorization", SQS_AUTH)
+            .send_form([
+                ("Action", "SendMessage"),
+                ("QueueUrl", queue),
+                ("MessageBody", body),
+                ("Version", "2012-11-05"),
+            ])
+            .unwrap();
+    }
+
+    /// Messages in a queue, visible or in flight.
+    pub fn queue_length(&self, queue: &str) -> u64 {
+        let xml = ureq::post(&self.endpoint)
+            .header("Authorization", SQS_AUTH)
+            .send_form([
+                ("Action", "GetQueueAttributes"),
+                ("QueueUrl", queue),
+                ("AttributeName.1", "All"),
+                ("Version", "2012-11-05"),
+            ])
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let count = |name: &str| -> u64 {
+            let at = xml.find(&format!("<Name>{name}</Name>")).unwrap();
+            let v = &xml[at..];
+            let s = v.find("<Value>").unwrap() + "<Value>".len();
+            let e = v[s..].find("</Value>").unwrap() + s;
+            v[s..e].parse().unwrap()
+        };
+        count("ApproximateNumberOfMessages") + count("ApproximateNumberOfMessagesNotVisible")
+    }
+
     /// The environment the `trailhound` binary needs to reach this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -87,6 +149,9 @@ impl S3Server {
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
             ("AWS_REGION", "us-east-1".into()),
+            // SQS (and STS) through the AWS SDK.
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ]
     }
 }
