@@ -81,6 +81,8 @@ fn schemathesis_finds_no_contract_break() {
         .arg("--header")
         .arg(format!("Authorization: Bearer {token}"))
         .env("NO_COLOR", "1")
+        // Its cache (.schemathesis/) goes to the temporary folder, not the repository.
+        .current_dir(tmp.path())
         .output()
         .unwrap();
     let _ = server.kill();

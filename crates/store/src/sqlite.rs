@@ -211,8 +211,23 @@ impl SqliteStore {
         // Refuse a foreign database before anything (even the journal mode) writes to it; the
         // migration re-checks inside its transaction.
         check_identity(&conn, &path)?;
-        // Returns the mode; in memory it stays "memory", which is fine.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // Returns the mode; in memory it stays "memory", which is fine. Switching a new file to
+        // WAL needs it to itself, and SQLite does not wait for that with the busy timeout: a
+        // second process opening the store while the first creates it (a watcher and a reader)
+        // retries here for as long.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Ok(_) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
         migrate(&mut conn, migrations, &path)?;
         Ok(Self { conn, path })

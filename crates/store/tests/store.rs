@@ -1307,3 +1307,29 @@ fn users_tokens_roles_and_the_audit_log(open: Open<'_>) {
         "{kept:?}"
     );
 }
+
+/// Two processes opening a new store at once (a watcher creating it, a reader polling it) both
+/// get it: neither fails with "database is locked" while the other switches it to WAL and
+/// migrates it.
+#[test]
+fn opening_a_new_store_from_many_connections_at_once_never_fails() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.db");
+        let barrier = Arc::new(Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
+}
