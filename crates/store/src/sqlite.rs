@@ -283,18 +283,21 @@ impl Checkpoints for SqliteStore {
 /// Trailhound store: another application id, or no id but tables or a version (an empty file, or
 /// one holding nothing, is fine: it becomes a store).
 fn check_identity(conn: &Connection, path: &Path) -> Result<(i64, i64), StoreError> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    // One statement, so one snapshot: read apart, another connection's migration could commit
+    // between them and make a store being created look like someone else's database.
+    let (version, app, objects): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT application_id FROM pragma_application_id),
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     let not_a_store = || StoreError::NotAStore(path.display().to_string());
     if app != 0 && app != APPLICATION_ID {
         return Err(not_a_store());
     }
-    if app == 0 {
-        let objects: i64 =
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
-        if objects > 0 || version != 0 {
-            return Err(not_a_store());
-        }
+    if app == 0 && (objects > 0 || version != 0) {
+        return Err(not_a_store());
     }
     Ok((version, app))
 }

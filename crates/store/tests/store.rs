@@ -1313,7 +1313,7 @@ fn users_tokens_roles_and_the_audit_log(open: Open<'_>) {
 /// migrates it.
 #[test]
 fn opening_a_new_store_from_many_connections_at_once_never_fails() {
-    for round in 0..20 {
+    for round in 0..100 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alerts.db");
         let barrier = Arc::new(Barrier::new(4));
