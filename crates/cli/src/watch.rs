@@ -157,7 +157,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
         .partition(|p| p.starts_with("s3://"));
     let s3 = s3_urls
         .iter()
-        .map(|u| S3Source::open(u).map_err(anyhow::Error::msg))
+        .map(|u| S3Source::open(u).map_err(|e| anyhow::anyhow!("{u}: {e}")))
         .collect::<Result<Vec<_>>>()?;
     let sqs = args
         .sqs
@@ -416,7 +416,8 @@ impl Watcher<'_> {
         if let Some(s) = self.buckets.get(bucket) {
             return Ok(Arc::clone(s));
         }
-        let s = S3Source::open(&format!("s3://{bucket}")).map_err(anyhow::Error::msg)?;
+        let s = S3Source::open(&format!("s3://{bucket}"))
+            .map_err(|e| anyhow::anyhow!("s3://{bucket}: {e}"))?;
         self.buckets.insert(bucket.to_owned(), Arc::clone(&s));
         Ok(s)
     }

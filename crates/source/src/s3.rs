@@ -65,9 +65,8 @@ impl S3Source {
             .map_err(|e| format!("{url}: starting the S3 client: {e}"))?;
         // Credentials and region from the AWS CLI's chain; the endpoint and other options from
         // the environment (AWS_ENDPOINT, AWS_ALLOW_HTTP, ...), as before.
-        let (credentials, region) = runtime
-            .block_on(crate::aws_credentials::load())
-            .map_err(|e| format!("{url}: {e}"))?;
+        // (The caller names the URL: the message is about the credentials.)
+        let (credentials, region) = runtime.block_on(crate::aws_credentials::load())?;
         let mut builder = AmazonS3Builder::from_env()
             .with_bucket_name(&bucket)
             .with_credentials(credentials);
