@@ -402,9 +402,8 @@ impl ListQuery {
     /// The store filter of the query (with `limit` as given, default 50, at most
     /// [`MAX_LIMIT`]), or why a parameter is wrong.
     pub fn filter(&self) -> Result<AlertFilter, ApiError> {
-        use crate::params::{self, checked, number};
-        let limit =
-            number("limit", &self.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_LIMIT);
+        use crate::params::{self, checked};
+        let limit = params::limit(&self.limit, DEFAULT_LIMIT)?;
         let now = now();
         let time = |name: &str, v: &Option<String>| -> Result<Option<Timestamp>, ApiError> {
             // Every RFC 3339 time, date and duration is read (the pattern shows the usual forms).
@@ -437,13 +436,7 @@ impl ListQuery {
             until: time("until", &self.until)?,
             incident_id: given(&self.incident).map(str::to_owned),
             limit: Some(limit),
-            offset: number(
-                "offset",
-                &self.offset,
-                params::OFFSET,
-                "a whole number below 10^15",
-            )?
-            .unwrap_or(0),
+            offset: params::offset(&self.offset)?,
         })
     }
 }

@@ -67,15 +67,8 @@ pub struct AuditPage {
 }
 
 async fn read(state: &Shared, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
-    use crate::params::{self, number};
-    let limit = number("limit", &q.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_AUDIT);
-    let offset = number(
-        "offset",
-        &q.offset,
-        params::OFFSET,
-        "a whole number below 10^15",
-    )?
-    .unwrap_or(0);
+    let limit = crate::params::limit(&q.limit, DEFAULT_AUDIT)?;
+    let offset = crate::params::offset(&q.offset)?;
     state
         .with_store(move |s| Ok::<_, ApiError>(access::audit(s, limit, offset)?))
         .await

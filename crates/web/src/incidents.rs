@@ -44,7 +44,7 @@ pub struct IncidentQuery {
 
 impl IncidentQuery {
     fn filter(&self) -> Result<IncidentFilter, ApiError> {
-        use crate::params::{self, checked, number};
+        use crate::params::{self, checked};
         let status = checked(
             "status",
             &self.status,
@@ -59,18 +59,11 @@ impl IncidentQuery {
                     .map_err(|e| ApiError::bad_request(e.to_string()))?,
             ],
         };
-        let limit =
-            number("limit", &self.limit, params::LIMIT, "0 to 500")?.unwrap_or(DEFAULT_INCIDENTS);
+        let limit = params::limit(&self.limit, DEFAULT_INCIDENTS)?;
         Ok(IncidentFilter {
             statuses,
             limit: Some(limit),
-            offset: number(
-                "offset",
-                &self.offset,
-                params::OFFSET,
-                "a whole number below 10^15",
-            )?
-            .unwrap_or(0),
+            offset: params::offset(&self.offset)?,
             ..IncidentFilter::default()
         })
     }

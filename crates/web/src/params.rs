@@ -42,17 +42,21 @@ pub const INCIDENT_STATUS: &str = "^(|open|acknowledged|ack|closed|all)$";
 /// A time: RFC 3339 in UTC, a date (midnight UTC), or a duration before now.
 pub const TIME: &str = "^(|(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z)?|([1-9][0-9]{0,3}(d|h|m|s|ms|us|ns)){1,3})$";
 
+/// Every pattern above, compiled once (read by every request without a lock).
+const ALL: [&str; 6] = [LIMIT, OFFSET, SEVERITY, STATUS, INCIDENT_STATUS, TIME];
+
 fn matches(pattern: &'static str, value: &str) -> bool {
-    static CACHE: OnceLock<std::sync::Mutex<Vec<(&'static str, Regex)>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, r)) = c.iter().find(|(p, _)| *p == pattern) {
-        return r.is_match(value);
-    }
-    let r = Regex::new(pattern).expect("a valid pattern");
-    let ok = r.is_match(value);
-    c.push((pattern, r));
-    ok
+    static COMPILED: OnceLock<Vec<Regex>> = OnceLock::new();
+    let compiled = COMPILED.get_or_init(|| {
+        ALL.iter()
+            .map(|p| Regex::new(p).expect("a valid pattern"))
+            .collect()
+    });
+    let i = ALL
+        .iter()
+        .position(|p| *p == pattern)
+        .expect("one of the patterns of this module");
+    compiled[i].is_match(value)
 }
 
 /// The value of a parameter that must match `pattern`: `None` when absent or empty; 400 naming
@@ -72,8 +76,18 @@ pub fn checked<'a>(
     Ok(Some(v).filter(|v| !v.is_empty()))
 }
 
+/// `limit` ([`LIMIT`]), `default` when not given.
+pub fn limit(value: &Option<String>, default: u64) -> Result<u64, ApiError> {
+    Ok(number("limit", value, LIMIT, "0 to 500")?.unwrap_or(default))
+}
+
+/// `offset` ([`OFFSET`]), 0 when not given.
+pub fn offset(value: &Option<String>) -> Result<u64, ApiError> {
+    Ok(number("offset", value, OFFSET, "a whole number below 10^15")?.unwrap_or(0))
+}
+
 /// A whole-number parameter (`LIMIT` or `OFFSET`).
-pub fn number(
+fn number(
     name: &str,
     value: &Option<String>,
     pattern: &'static str,
