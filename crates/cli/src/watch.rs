@@ -445,8 +445,9 @@ impl Watcher<'_> {
             for o in &n.objects {
                 let url = format!("s3://{}/{}", o.bucket, o.key);
                 let name = o.key.rsplit('/').next().unwrap_or_default();
-                let wanted = trailhound_source::select::skip_kind(Path::new(&o.key)).is_none()
-                    && trailhound_source::is_cloudtrail_name(name);
+                let wanted = trailhound_source::Selection::default()
+                    .skip_reason(Path::new(&o.key), name)
+                    .is_none();
                 if !wanted
                     || self.done.contains_key(&url)
                     || files.iter().any(|f: &InputFile| key(f) == url)

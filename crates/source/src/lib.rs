@@ -290,15 +290,7 @@ impl Discovery {
     /// Whether a listed file is read; if not, counts why (digests are also kept by path, and
     /// other names too).
     fn keep(&mut self, path: &Path, name: &str, selection: &Selection) -> bool {
-        let why = match select::skip_kind(path) {
-            Some(k) => Some(k),
-            None if name.starts_with('.') || !is_cloudtrail_name(name) => {
-                Some(SkipKind::NotCloudTrailName)
-            }
-            None if !selection.keeps_file(name) => Some(SkipKind::NotSelected),
-            None => None,
-        };
-        match why {
+        match selection.skip_reason(path, name) {
             None => true,
             Some(k) => {
                 *self.skipped.entry(k).or_default() += 1;

@@ -161,6 +161,20 @@ impl Selection {
         Some(next)
     }
 
+    /// Why a listed file (its path, and its file name) is not read, if it is not: not CloudTrail
+    /// records by its path ([`skip_kind`]), not a CloudTrail file's name (hidden names too), or
+    /// outside the selection by its name.
+    pub fn skip_reason(&self, path: &Path, name: &str) -> Option<SkipKind> {
+        match skip_kind(path) {
+            Some(k) => Some(k),
+            None if name.starts_with('.') || !crate::is_cloudtrail_name(name) => {
+                Some(SkipKind::NotCloudTrailName)
+            }
+            None if !self.keeps_file(name) => Some(SkipKind::NotSelected),
+            None => None,
+        }
+    }
+
     /// Whether a file may hold selected events, by its CloudTrail name
     /// (`<account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>…`). Other names are kept.
     pub fn keeps_file(&self, name: &str) -> bool {
