@@ -455,8 +455,7 @@ fn eventbridge_detail(event: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
 
 /// One record (or an EventBridge event around one), as element `i` of the file.
 fn push_record(json: &[u8], i: u32, cx: &Context, out: &mut Decoded) {
-    let inner = eventbridge_detail(json);
-    match parse_record(inner.as_deref().unwrap_or(json), cx) {
+    with_record(json, cx, |parsed, _| match parsed {
         Ok(r) if r.looks_like_cloudtrail() => r.push_into(cx.file, i, out),
         Ok(_) => out.issue(
             IssueKind::NotCloudTrail,
@@ -464,6 +463,24 @@ fn push_record(json: &[u8], i: u32, cx: &Context, out: &mut Decoded) {
             || "JSON object without eventTime/eventName",
         ),
         Err(e) => out.issue(IssueKind::BadRecord, Some(i), || short(&e.to_string())),
+    })
+}
+
+/// Parses one record, or the record an EventBridge event wraps, and hands it to `f` with
+/// whether it was wrapped. The plain parse comes first: an ordinary record costs no look for an
+/// envelope (an envelope has no `eventTime`, so it never passes as a record itself).
+fn with_record<T>(
+    json: &[u8],
+    cx: &Context,
+    f: impl FnOnce(sonic_rs::Result<RawRecord<'_>>, bool) -> T,
+) -> T {
+    let plain = parse_record(json, cx);
+    if plain.as_ref().is_ok_and(RawRecord::looks_like_cloudtrail) {
+        return f(plain, false);
+    }
+    match eventbridge_detail(json) {
+        Some(inner) => f(parse_record(&inner, cx), true),
+        None => f(plain, false),
     }
 }
 
@@ -592,9 +609,7 @@ fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
             continue;
         }
         // An EventBridge event per line: its record is `detail`.
-        let inner = eventbridge_detail(line);
-        let wrapped = inner.is_some();
-        match parse_record(inner.as_deref().unwrap_or(line), cx) {
+        with_record(line, cx, |parsed, wrapped| match parsed {
             Ok(r) if r.looks_like_cloudtrail() => {
                 good += 1;
                 eventbridge |= wrapped;
@@ -614,7 +629,7 @@ fn decode_lines(body: &[u8], cx: &Context, out: &mut Decoded) {
                 };
                 out.issue(kind, Some(i), || short(&e.to_string()));
             }
-        }
+        });
     }
     if good > 0 {
         out.format = Some(if eventbridge {
