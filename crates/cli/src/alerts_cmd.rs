@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Args, Subcommand};
 use trailhound_detect::{Severity, Span};
 use trailhound_model::{Timestamp, format_rfc3339, parse_rfc3339};
+use trailhound_store::outbox;
 use trailhound_store::{AlertFilter, AlertStore, Status, StatusChange, StoredAlert};
 
 use crate::output::Format;
@@ -45,6 +46,25 @@ enum AlertsCommand {
     Close(ChangeArgs),
     /// Reopen an acknowledged or closed alert.
     Reopen(ChangeArgs),
+    /// What the delivery outbox holds, per target: delivered, pending, undeliverable.
+    Deliveries,
+    /// Import stored alerts into AWS Security Hub as findings (ASFF), each once: an alert
+    /// already exported is not sent again.
+    Export(ExportArgs),
+}
+
+/// Arguments of `alerts export`.
+#[derive(Args)]
+struct ExportArgs {
+    /// Import into AWS Security Hub (the only destination so far; required).
+    #[arg(long, required = true)]
+    securityhub: bool,
+    /// The Security Hub region (default: the AWS configuration's).
+    #[arg(long, value_name = "REGION")]
+    securityhub_region: Option<String>,
+    /// Which alerts (as for `alerts list`).
+    #[command(flatten)]
+    filter: ListArgs,
 }
 
 /// Filters of `alerts list`.
@@ -113,19 +133,15 @@ pub fn run(args: AlertsArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match args.command {
         AlertsCommand::List(l) => {
-            let filter = AlertFilter {
-                rule_id: l.rule,
-                severity: l.severity,
-                status: l.status,
-                access_key_id: l.key,
-                since: l.since,
-                until: l.until,
-                incident_id: None,
-                limit: l.limit,
-                offset: l.offset,
-            };
+            let filter = l.filter();
             let alerts = store.list(&filter)?;
-            if args.format == Format::Jsonl {
+            if matches!(args.format, Format::Ocsf | Format::Ecs) {
+                let pairs: Vec<(trailhound_detect::Alert, String)> = alerts
+                    .into_iter()
+                    .map(|a| (a.alert, a.status.as_str().to_owned()))
+                    .collect();
+                crate::output::write_findings(&mut out, &pairs, args.format)?;
+            } else if args.format == Format::Jsonl {
                 for a in &alerts {
                     serde_json::to_writer(&mut out, a)?;
                     out.write_all(b"\n")?;
@@ -140,15 +156,69 @@ pub fn run(args: AlertsArgs) -> Result<()> {
                 .get(&id)?
                 .ok_or_else(|| anyhow!("alert {id} vanished"))?;
             let history = store.history(&id)?;
+            let responses = outbox::responses(&*store, &id)?;
             if args.format == Format::Jsonl {
                 let mut v = serde_json::to_value(&alert)?;
                 v["history"] = serde_json::to_value(&history)?;
+                v["responses"] = serde_json::to_value(&responses)?;
                 serde_json::to_writer(&mut out, &v)?;
                 out.write_all(b"\n")?;
             } else {
                 write_show(&mut out, &alert, &history)?;
+                for r in &responses {
+                    writeln!(
+                        out,
+                        "  {} {} {} {} by {}{}",
+                        format_rfc3339(r.at),
+                        r.action,
+                        r.target,
+                        if r.dry_run {
+                            "(dry run: printed only)"
+                        } else {
+                            &r.outcome
+                        },
+                        r.actor,
+                        r.detail
+                            .as_deref()
+                            .map(|d| format!(": {d}"))
+                            .unwrap_or_default()
+                    )?;
+                }
             }
         }
+        AlertsCommand::Deliveries => {
+            let summary = outbox::summary(&*store)?;
+            if args.format == Format::Jsonl {
+                for t in &summary {
+                    serde_json::to_writer(&mut out, t)?;
+                    out.write_all(b"\n")?;
+                }
+            } else if summary.is_empty() {
+                writeln!(
+                    out,
+                    "no deliveries (watch --webhook or --securityhub queues them)"
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<40} {:>9} {:>8} {:>13} {:>8}  last error",
+                    "target", "delivered", "pending", "undeliverable", "requests"
+                )?;
+                for t in &summary {
+                    writeln!(
+                        out,
+                        "{:<40} {:>9} {:>8} {:>13} {:>8}  {}",
+                        t.target,
+                        t.delivered,
+                        t.pending,
+                        t.expired,
+                        t.attempts,
+                        t.last_error.as_deref().unwrap_or("-")
+                    )?;
+                }
+            }
+        }
+        AlertsCommand::Export(e) => export(store, &spec, &mut out, &e)?,
         AlertsCommand::Ack(c) => {
             change(&mut *store, &mut out, args.format, c, Status::Acknowledged)?
         }
@@ -156,6 +226,64 @@ pub fn run(args: AlertsArgs) -> Result<()> {
         AlertsCommand::Reopen(c) => change(&mut *store, &mut out, args.format, c, Status::Open)?,
     }
     out.flush()?;
+    Ok(())
+}
+
+impl ListArgs {
+    fn filter(&self) -> AlertFilter {
+        AlertFilter {
+            rule_id: self.rule.clone(),
+            severity: self.severity,
+            status: self.status,
+            access_key_id: self.key.clone(),
+            since: self.since,
+            until: self.until,
+            incident_id: None,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
+/// `alerts export --securityhub`: queues the alerts for Security Hub (an alert queued before is
+/// left as it is, so a re-run sends nothing new) and sends what is due.
+fn export(
+    mut store: Box<dyn AlertStore + Send>,
+    spec: &std::path::Path,
+    out: &mut dyn Write,
+    e: &ExportArgs,
+) -> Result<()> {
+    use crate::delivery::{Delivery, DeliveryOptions, Target};
+    let hub = crate::delivery::securityhub::SecurityHub::open(e.securityhub_region.as_deref())?;
+    let target = hub.id().to_owned();
+    let ids: Vec<String> = store
+        .list(&e.filter.filter())?
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let queued = outbox::enqueue(&mut *store, &refs, std::slice::from_ref(&target))?;
+    drop(store);
+    let delivery = Delivery::start(
+        &spec.as_os_str().to_owned(),
+        vec![Box::new(hub) as Box<dyn Target>],
+        DeliveryOptions::default(),
+    )?;
+    let counts = delivery.counts();
+    delivery.close(std::time::Duration::from_secs(600));
+    let sent = counts.delivered.load(std::sync::atomic::Ordering::Relaxed);
+    let failed = counts.failed.load(std::sync::atomic::Ordering::Relaxed);
+    writeln!(
+        out,
+        "Security Hub ({target}): {} alerts selected, {queued} newly queued, {sent} imported now, {} already exported{}",
+        ids.len(),
+        ids.len() as u64 - queued,
+        if failed > 0 {
+            format!("; {failed} failed (kept in the outbox; see `trailhound alerts deliveries`)")
+        } else {
+            String::new()
+        }
+    )?;
     Ok(())
 }
 

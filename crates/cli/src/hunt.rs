@@ -16,7 +16,7 @@ use trailhound_source::{Message, ReadOptions, Selection, discover_selected, read
 use trailhound_store::{AlertStore, Outcome, Status};
 
 use crate::config::Config;
-use crate::output::{Format, write_jsonl, write_table};
+use crate::output::{Format, write_findings, write_jsonl, write_table};
 use crate::stats::RunStats;
 use crate::triage::Triage;
 
@@ -522,6 +522,7 @@ fn write_alerts(args: &HuntArgs, alerts: &[(Alert, String)], html: Option<&str>)
         Format::Jsonl => write_jsonl(&mut out, alerts)?,
         Format::Table => write_table(&mut out, alerts, 100, terminal)?,
         Format::Html => out.write_all(html.unwrap_or_default().as_bytes())?,
+        Format::Ocsf | Format::Ecs => write_findings(&mut out, alerts, args.format)?,
     }
     out.flush()?;
     Ok(())

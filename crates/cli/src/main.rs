@@ -13,11 +13,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod alerts_cmd;
 /// The configuration file (its own crate, so that it can be fuzzed).
 use trailhound_config as config;
+mod delivery;
 mod generate;
 mod hunt;
 mod incidents_cmd;
 mod lake_cmd;
 mod output;
+mod respond;
 mod rules_cmd;
 mod serve;
 mod stats;
@@ -25,7 +27,6 @@ mod timeline_cmd;
 mod triage;
 mod users_cmd;
 mod watch;
-mod webhook;
 
 /// Finds compromised AWS access keys in CloudTrail logs.
 #[derive(Parser)]
@@ -58,6 +59,9 @@ enum Command {
     Users(users_cmd::UsersArgs),
     /// The audit log: who changed which alert, incident, user or token, and when.
     Audit(users_cmd::AuditArgs),
+    /// Contain the key of an alert or incident through the IAM API: deactivate it, revoke the
+    /// sessions it minted (--dry-run prints the commands); recorded on the alerts.
+    Respond(respond::RespondArgs),
     /// Write CloudTrail as a Parquet lake partitioned by date (feature `lake`).
     #[cfg(feature = "lake")]
     Convert(lake_cmd::ConvertArgs),
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Users(args) => users_cmd::run(args),
         Command::Audit(args) => users_cmd::audit(args),
+        Command::Respond(args) => respond::run(args),
         #[cfg(feature = "lake")]
         Command::Convert(args) => lake_cmd::convert(args),
         #[cfg(feature = "lake")]

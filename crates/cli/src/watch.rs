@@ -46,9 +46,10 @@ use trailhound_source::{
 use trailhound_store::{Outcome, WatchStore, WatchedFile};
 
 use crate::config::Config;
+use crate::delivery::webhook::{Webhook, WebhookFormat};
+use crate::delivery::{Delivery, DeliveryOptions, Target};
 use crate::hunt::RuleSet;
 use crate::triage::Triage;
-use crate::webhook::{Notifier, WebhookFormat, WebhookOptions};
 
 /// The checkpoint source of local files (keys are their paths).
 const LOCAL_SOURCE: &str = "file";
@@ -93,7 +94,8 @@ pub struct WatchArgs {
     /// to rebuild the rules' state (D1 looks 14 days back, D2 and D3 10 days).
     #[arg(long, default_value_t = 16, value_name = "DAYS")]
     replay_days: u32,
-    /// POST each new alert to this URL (repeatable).
+    /// POST each new alert to this URL (repeatable), at least once: alerts wait in the alert
+    /// store's outbox until delivered, across restarts.
     #[arg(long, value_name = "URL")]
     webhook: Vec<String>,
     /// Body of webhook requests.
@@ -102,6 +104,20 @@ pub struct WatchArgs {
     /// Seconds a webhook request may take before it counts as failed (and is retried).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     webhook_timeout: f64,
+    /// Import each new alert into AWS Security Hub as a finding (ASFF), at least once.
+    #[arg(long)]
+    securityhub: bool,
+    /// The Security Hub region (default: the AWS configuration's).
+    #[arg(long, value_name = "REGION")]
+    securityhub_region: Option<String>,
+    /// Give up on delivering an alert this long after it was stored (counted, and shown by
+    /// `trailhound alerts deliveries` and the web UI).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    delivery_max_age: trailhound_detect::Span,
+    /// Wait before the first retry of a failed delivery; doubled for each further one (up to
+    /// 5 minutes).
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    delivery_retry: trailhound_detect::Span,
     /// Run no Sigma rule (as `[sigma] enabled = false`).
     #[arg(long)]
     no_sigma: bool,
@@ -142,14 +158,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
         None => GeoIp::embedded(),
     };
     check_interval(args.webhook_timeout)?;
-    let notifier = Notifier::start(
-        args.webhook.clone(),
-        args.webhook_format,
-        WebhookOptions {
-            timeout: Duration::from_secs_f64(args.webhook_timeout),
-            ..WebhookOptions::default()
-        },
-    );
+    let delivery = start_delivery(&args, &spec)?;
     let (s3_urls, local): (Vec<String>, Vec<String>) = args
         .paths
         .iter()
@@ -178,7 +187,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
         config,
         store,
         geo: &geo,
-        notifier: &notifier,
+        delivery: Some(delivery),
         done: HashMap::new(),
         clock: EventTimeBuffer::new(lateness),
         lateness,
@@ -217,17 +226,62 @@ pub fn run(args: WatchArgs) -> Result<()> {
         }
     }
     w.finish()?;
-    let c = notifier.counts();
-    notifier.close(Duration::from_secs_f64(2.0 * args.webhook_timeout));
-    if !args.webhook.is_empty() {
+    let delivery = w.delivery.take().expect("delivery is taken once");
+    let c = delivery.counts();
+    delivery.close(Duration::from_secs_f64(2.0 * args.webhook_timeout));
+    if !args.webhook.is_empty() || args.securityhub {
         log(&format!(
-            "webhooks: {} delivered, {} retries, {} dropped",
+            "deliveries: {} delivered, {} failed requests (retried), {} given up after {}, {} resent after an unknown outcome",
             c.delivered.load(Ordering::Relaxed),
-            c.retried.load(Ordering::Relaxed),
-            c.dropped.load(Ordering::Relaxed)
+            c.failed.load(Ordering::Relaxed),
+            c.expired.load(Ordering::Relaxed),
+            args.delivery_max_age,
+            c.unconfirmed.load(Ordering::Relaxed)
         ));
+        for t in trailhound_store::outbox::summary(&*w.store)? {
+            log(&format!(
+                "outbox {}: {} delivered, {} pending, {} undeliverable (older than the maximum age){}",
+                t.target,
+                t.delivered,
+                t.pending,
+                t.expired,
+                t.last_error
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     Ok(())
+}
+
+/// The delivery thread for the webhooks and Security Hub, if any is configured.
+fn start_delivery(args: &WatchArgs, spec: &std::path::Path) -> Result<Delivery> {
+    let mut targets: Vec<Box<dyn Target>> = args
+        .webhook
+        .iter()
+        .map(|url| {
+            Box::new(Webhook::new(
+                url.clone(),
+                args.webhook_format,
+                Duration::from_secs_f64(args.webhook_timeout),
+            )) as Box<dyn Target>
+        })
+        .collect();
+    if args.securityhub {
+        targets.push(Box::new(crate::delivery::securityhub::SecurityHub::open(
+            args.securityhub_region.as_deref(),
+        )?));
+    }
+    let retry = Duration::from_nanos(args.delivery_retry.nanos().max(1) as u64);
+    Delivery::start(
+        &spec.as_os_str().to_owned(),
+        targets,
+        DeliveryOptions {
+            retry,
+            max_age: args.delivery_max_age,
+            ..DeliveryOptions::default()
+        },
+    )
 }
 
 /// The state of a running watcher.
@@ -247,7 +301,8 @@ struct Watcher<'a> {
     extra: Arc<ExtraFields>,
     store: Box<dyn WatchStore>,
     geo: &'a GeoIp,
-    notifier: &'a Notifier,
+    /// Delivery of new alerts to webhooks and Security Hub (taken when the watch ends).
+    delivery: Option<Delivery>,
     /// Files already processed (from the checkpoint), by path.
     done: HashMap<String, WatchedFile>,
     /// Decoded events not yet handed to the rules, in event time.
@@ -742,12 +797,14 @@ impl Watcher<'_> {
         for (alert, item) in &stored {
             if item.outcome == Outcome::Inserted {
                 new += 1;
-                self.notifier.send(alert);
                 serde_json::to_writer(&mut out, alert)?;
                 writeln!(out)?;
             }
         }
         out.flush()?;
+        if let Some(d) = self.delivery.as_ref().filter(|_| new > 0) {
+            d.notify();
+        }
         Ok(new)
     }
 }

@@ -41,6 +41,7 @@ pub use activity::{
 };
 pub use escape::{Esc, escape, escape_into};
 pub use from_alerts::activity_from_alerts;
+pub use render::{mitre_name, mitre_url};
 
 /// Everything a report shows.
 #[derive(Debug, Clone)]

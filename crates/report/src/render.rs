@@ -109,7 +109,7 @@ pub(crate) fn status_badge(out: &mut String, status: &str) {
 
 /// The link of a MITRE ATT&CK technique id (`T1087.004` → `…/techniques/T1087/004/`), when it
 /// looks like one.
-fn mitre_url(id: &str) -> Option<String> {
+pub fn mitre_url(id: &str) -> Option<String> {
     let (base, sub) = match id.split_once('.') {
         Some((b, s)) => (b, Some(s)),
         None => (id, None),
@@ -125,7 +125,8 @@ fn mitre_url(id: &str) -> Option<String> {
     }
 }
 
-fn mitre_name(id: &str) -> Option<&'static str> {
+/// The name of an ATT&CK technique the shipped rules map to.
+pub fn mitre_name(id: &str) -> Option<&'static str> {
     Some(match id {
         "T1078" => "Valid Accounts",
         "T1078.004" => "Valid Accounts: Cloud Accounts",

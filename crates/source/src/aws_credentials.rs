@@ -105,7 +105,7 @@ pub async fn load() -> Result<(Arc<ChainCredentials>, Option<String>), String> {
 }
 
 /// An error with its sources, `: `-separated (the SDK's errors say little at the top).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(x) = source {

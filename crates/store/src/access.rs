@@ -60,7 +60,7 @@ pub enum SqlValue {
 }
 
 impl SqlValue {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             SqlValue::Text(s) => s.clone(),
             SqlValue::Int(i) => i.to_string(),
@@ -68,7 +68,7 @@ impl SqlValue {
         }
     }
 
-    fn int(&self) -> Option<i64> {
+    pub(crate) fn int(&self) -> Option<i64> {
         match self {
             SqlValue::Int(i) => Some(*i),
             _ => None,

@@ -37,6 +37,7 @@ use trailhound_model::Timestamp;
 pub mod access;
 pub mod checkpoint;
 pub mod incidents;
+pub mod outbox;
 pub mod postgres;
 pub mod runs;
 pub mod sqlite;

@@ -105,6 +105,7 @@ CREATE TABLE watched_files (
 "#,
     crate::sqlite::MIGRATION_3,
     crate::access::MIGRATION_4,
+    crate::outbox::MIGRATION_5,
 ];
 
 /// The table that marks a schema as a Trailhound store and lists the migrations applied.

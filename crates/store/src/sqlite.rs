@@ -96,6 +96,7 @@ CREATE TABLE watched_files (
 "#,
     MIGRATION_3,
     crate::access::MIGRATION_4,
+    crate::outbox::MIGRATION_5,
 ];
 
 /// Version 3: incidents and suppression.

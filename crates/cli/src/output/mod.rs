@@ -1,4 +1,7 @@
-//! Alert output: a terminal table and JSON Lines.
+//! Alert output: a terminal table, JSON Lines, and the field's finding formats (OCSF, ECS).
+
+pub mod ecs;
+pub mod ocsf;
 
 use std::io::Write;
 
@@ -15,6 +18,10 @@ pub enum Format {
     Jsonl,
     /// A self-contained HTML report with charts per access key (`hunt` only).
     Html,
+    /// One OCSF 1.5.0 Detection Finding (class 2004, as in AWS Security Lake) per line.
+    Ocsf,
+    /// One Elastic Common Schema document (`event.kind: alert`) per line.
+    Ecs,
 }
 
 /// An alert as written in JSON Lines: the alert's fields plus its lifecycle status.
@@ -32,6 +39,60 @@ pub fn write_jsonl(out: &mut dyn Write, alerts: &[(Alert, String)]) -> std::io::
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// Writes alerts as JSON Lines of OCSF Detection Findings, or of ECS documents.
+pub fn write_findings(
+    out: &mut dyn Write,
+    alerts: &[(Alert, String)],
+    format: Format,
+) -> std::io::Result<()> {
+    for (alert, status) in alerts {
+        let doc = match format {
+            Format::Ecs => ecs::document(alert, status),
+            _ => ocsf::finding(alert, status),
+        };
+        serde_json::to_writer(&mut *out, &doc)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The account id of an ARN (`arn:aws:iam::123456789012:user/x` → `123456789012`).
+pub(crate) fn account_of(arn: &str) -> Option<&str> {
+    let account = arn.split(':').nth(4)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
+/// The partition of an ARN (`aws`, `aws-cn`, `aws-us-gov`); `aws` when it names none.
+pub(crate) fn partition_of(arn: &str) -> &str {
+    match arn.split(':').nth(1) {
+        Some(p) if arn.starts_with("arn:") && !p.is_empty() => p,
+        _ => "aws",
+    }
+}
+
+/// The user name of an IAM user ARN (`arn:aws:iam::1:user/path/alice` → `alice`).
+pub(crate) fn user_name_of(arn: &str) -> Option<&str> {
+    let resource = arn.split(':').nth(5)?;
+    let rest = resource.strip_prefix("user/")?;
+    rest.rsplit('/').next().filter(|n| !n.is_empty())
+}
+
+/// The alert's fields no finding format has a place for.
+pub(crate) fn extra_fields(alert: &Alert) -> serde_json::Value {
+    serde_json::json!({
+        "access_key_id": alert.access_key_id,
+        "source_ips": alert.source_ips,
+        "countries": alert.countries,
+        "user_agents": alert.user_agents,
+        "event_names": alert.event_names,
+        "event_ids": alert.event_ids,
+        "root_key": alert.root_key,
+        "principal": alert.principal,
+        "suppressed_count": alert.suppressed_count,
+        "details": alert.details,
+    })
 }
 
 /// Writes alerts as a table at most `width` columns wide; `color` adds ANSI colours.
@@ -121,6 +182,17 @@ fn fit(s: &str, w: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arns_give_account_partition_and_user() {
+        let arn = "arn:aws-us-gov:iam::123456789012:user/ops/alice";
+        assert_eq!(account_of(arn), Some("123456789012"));
+        assert_eq!(partition_of(arn), "aws-us-gov");
+        assert_eq!(user_name_of(arn), Some("alice"));
+        assert_eq!(user_name_of("arn:aws:iam::123456789012:root"), None);
+        assert_eq!(account_of("AIDAEXAMPLE"), None);
+        assert_eq!(partition_of("AIDAEXAMPLE"), "aws");
+    }
 
     #[test]
     fn fit_pads_and_cuts() {
