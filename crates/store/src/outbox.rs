@@ -348,21 +348,34 @@ pub fn summary(store: &dyn AlertStore) -> Result<Vec<TargetSummary>, StoreError>
     Ok(out)
 }
 
-/// Per target, the 2xx answers recorded for each alert (`(alert id, target, delivered)`), for
-/// checks against a receiver's own count.
-pub fn delivered_counts(store: &dyn AlertStore) -> Result<Vec<(String, String, u64)>, StoreError> {
+/// What the outbox recorded of one alert's deliveries to one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// The alert.
+    pub alert_id: String,
+    /// The target.
+    pub target: String,
+    /// 2xx answers received.
+    pub delivered: u64,
+    /// Requests whose outcome was lost (the process stopped during them).
+    pub unconfirmed: u64,
+}
+
+/// Per alert and target, the deliveries recorded, for checks against a receiver's own count.
+pub fn records(store: &dyn AlertStore) -> Result<Vec<DeliveryRecord>, StoreError> {
+    let n = |v: &SqlValue| v.int().unwrap_or(0).max(0) as u64;
     Ok(store
         .read_rows(
-            "SELECT alert_id, target, delivered FROM deliveries ORDER BY alert_id, target",
+            "SELECT alert_id, target, delivered, unconfirmed FROM deliveries \
+             ORDER BY alert_id, target",
             &[],
         )?
         .into_iter()
-        .map(|r| {
-            (
-                r[0].text(),
-                r[1].text(),
-                r[2].int().unwrap_or(0).max(0) as u64,
-            )
+        .map(|r| DeliveryRecord {
+            alert_id: r[0].text(),
+            target: r[1].text(),
+            delivered: n(&r[2]),
+            unconfirmed: n(&r[3]),
         })
         .collect())
 }

@@ -313,6 +313,41 @@ fn last_run(run: Option<&(trailhound_model::Timestamp, serde_json::Value)>) -> S
     out
 }
 
+/// Where alert delivery stands, when a target has alerts it could not deliver yet or at all:
+/// an undelivered alert is an alert nobody was told about.
+fn deliveries(targets: &[trailhound_store::outbox::TargetSummary]) -> String {
+    let stuck: Vec<_> = targets
+        .iter()
+        .filter(|t| t.expired > 0 || t.pending > 0)
+        .collect();
+    if stuck.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        r#"<section class="card last-run" data-testid="deliveries"><p><b class="bad-input">Alert delivery</b>: "#,
+    );
+    let list: Vec<String> = stuck
+        .iter()
+        .map(|t| {
+            format!(
+                r#"<span data-testid="delivery-target" data-target="{0}" data-undeliverable="{1}" data-pending="{2}">{0}: {1} undeliverable, {2} pending{3}</span>"#,
+                Esc(&t.target),
+                t.expired,
+                t.pending,
+                t.last_error
+                    .as_deref()
+                    .map(|e| format!(" (last error: {})", Esc(e)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    out.push_str(&list.join("; "));
+    out.push_str(
+        ". See <code>trailhound alerts deliveries</code>; undeliverable alerts are in this store but reached nobody.</p></section>",
+    );
+    out
+}
+
 /// The link of an incident page.
 pub(crate) fn incident_href(id: &str) -> String {
     format!("/incidents/{}", utf8_percent_encode(id, NON_ALPHANUMERIC))
@@ -328,12 +363,13 @@ pub(crate) async fn list_page(
         Err(e) => return PageError::from(e).into_response(),
     };
     let offset = filter.offset;
-    let (list, blind, run) = match state
+    let (list, blind, run, outbox) = match state
         .with_store(move |s| {
             Ok::<_, ApiError>((
                 s.incidents(&filter)?,
                 s.blind_periods()?,
                 trailhound_store::runs::last(s, "hunt")?,
+                trailhound_store::outbox::summary(s)?,
             ))
         })
         .await
@@ -368,6 +404,7 @@ pub(crate) async fn list_page(
     }
     main.push_str("</section>");
     main.push_str(&last_run(run.as_ref()));
+    main.push_str(&deliveries(&outbox));
     main.push_str(&parts::blind_periods(&blind));
     let sub = format!(
         "{} incident{}, highest risk first. An incident is the alerts of one long-term key (with the sessions it minted) or one principal.",

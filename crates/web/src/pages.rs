@@ -443,6 +443,7 @@ struct AlertData {
     stored: StoredAlert,
     history: Vec<StatusChange>,
     related: Vec<(Alert, String)>,
+    responses: Vec<trailhound_store::outbox::Response>,
 }
 
 fn read_alert(store: &mut dyn AlertStore, id: &str) -> Result<AlertData, ApiError> {
@@ -472,10 +473,12 @@ fn read_alert(store: &mut dyn AlertStore, id: &str) -> Result<AlertData, ApiErro
             related.push((s.alert, s.status.as_str().to_owned()));
         }
     }
+    let responses = trailhound_store::outbox::responses(&*store, &stored.alert.id)?;
     Ok(AlertData {
         stored,
         history,
         related,
+        responses,
     })
 }
 
@@ -493,6 +496,7 @@ async fn alert_page(
         stored,
         history,
         related,
+        responses,
     } = state.with_store(move |s| read_alert(s, &id)).await?;
     let a = &stored.alert;
     let mut main = String::new();
@@ -531,6 +535,27 @@ async fn alert_page(
                 h.to,
                 Esc(&h.by),
                 Esc(h.reason.as_deref().unwrap_or(""))
+            );
+        }
+        main.push_str("</tbody></table></div>");
+    }
+    if !responses.is_empty() {
+        main.push_str(r#"<h3>Response</h3><div class="table-wrap"><table class="sub" data-testid="responses"><thead><tr><th>When (UTC)</th><th>Action</th><th>On</th><th>Outcome</th><th>By</th></tr></thead><tbody>"#);
+        for r in &responses {
+            let _ = write!(
+                main,
+                r#"<tr data-testid="response" data-action="{}" data-outcome="{}"><td>{}</td><td>{}</td><td class="mono">{}</td><td>{}</td><td>{}</td></tr>"#,
+                Esc(&r.action),
+                Esc(&r.outcome),
+                parts::format_time(r.at),
+                Esc(&r.action),
+                Esc(&r.target),
+                if r.dry_run {
+                    "dry run (commands printed, nothing changed)".to_owned()
+                } else {
+                    Esc(&r.outcome).to_string()
+                },
+                Esc(&r.actor)
             );
         }
         main.push_str("</tbody></table></div>");
