@@ -119,10 +119,16 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
         return;
     };
     iam(&server, &[("Action", "CreateUser"), ("UserName", "alice")]);
-    let xml = iam(&server, &[("Action", "CreateAccessKey"), ("UserName", "alice")]);
+    let xml = iam(
+        &server,
+        &[("Action", "CreateAccessKey"), ("UserName", "alice")],
+    );
     let key = between(&xml, "<AccessKeyId>", "</AccessKeyId>").to_owned();
     let status = |server: &s3::S3Server| {
-        let xml = iam(server, &[("Action", "ListAccessKeys"), ("UserName", "alice")]);
+        let xml = iam(
+            server,
+            &[("Action", "ListAccessKeys"), ("UserName", "alice")],
+        );
         between(&xml, "<Status>", "</Status>").to_owned()
     };
     assert_eq!(status(&server), "Active");
@@ -139,16 +145,24 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
 
     // A dry run prints the exact commands, changes nothing, and is recorded.
     let mut dry = Command::new(bin());
-    dry.args(["respond", id, "--deactivate-key", "--revoke-sessions", "--dry-run"])
-        .args(["--by", "alice-oncall", "--store"])
-        .arg(&store);
+    dry.args([
+        "respond",
+        id,
+        "--deactivate-key",
+        "--revoke-sessions",
+        "--dry-run",
+    ])
+    .args(["--by", "alice-oncall", "--store"])
+    .arg(&store);
     aws_env(&mut dry, &server.endpoint);
     let out = cli::run_ok(&mut dry);
     let printed = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(
         lines[0],
-        format!("aws iam update-access-key --user-name alice --access-key-id {key} --status Inactive")
+        format!(
+            "aws iam update-access-key --user-name alice --access-key-id {key} --status Inactive"
+        )
     );
     assert!(
         lines[1].starts_with(
@@ -158,13 +172,22 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
     );
     assert_eq!(lines.len(), 2);
     assert_eq!(status(&server), "Active");
-    let xml = iam(&server, &[("Action", "ListUserPolicies"), ("UserName", "alice")]);
+    let xml = iam(
+        &server,
+        &[("Action", "ListUserPolicies"), ("UserName", "alice")],
+    );
     assert!(!xml.contains("TrailhoundRevokeOlderSessions"), "{xml}");
     let recorded = show(&store, id)["responses"].clone();
     assert_eq!(recorded.as_array().unwrap().len(), 2, "{recorded}");
-    assert!(recorded.as_array().unwrap().iter().all(|r| r["dry_run"] == true
-        && r["outcome"] == "planned"
-        && r["actor"] == "alice-oncall"));
+    assert!(
+        recorded
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["dry_run"] == true
+                && r["outcome"] == "planned"
+                && r["actor"] == "alice-oncall")
+    );
 
     // For real: the key is Inactive and the user has the deny policy.
     let mut real = Command::new(bin());
@@ -316,7 +339,9 @@ fn security_hub_export_sends_each_alert_once() {
     // The high ones first, then all: the second run sends only the others.
     let out = export(true);
     assert!(
-        out.contains(&format!("{high} alerts selected, {high} newly queued, {high} imported now")),
+        out.contains(&format!(
+            "{high} alerts selected, {high} newly queued, {high} imported now"
+        )),
         "{out}"
     );
     let out = export(false);
@@ -333,7 +358,10 @@ fn security_hub_export_sends_each_alert_once() {
     // A re-run sends nothing.
     let out = export(false);
     assert!(
-        out.contains(&format!("{} alerts selected, 0 newly queued, 0 imported now", alerts.len())),
+        out.contains(&format!(
+            "{} alerts selected, 0 newly queued, 0 imported now",
+            alerts.len()
+        )),
         "{out}"
     );
     assert_eq!(imports.load(Ordering::SeqCst), sent);
@@ -352,7 +380,10 @@ fn security_hub_export_sends_each_alert_once() {
             f["ProductArn"],
             "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
         );
-        assert_eq!(f["GeneratorId"], format!("trailhound/{}", a["rule_id"].as_str().unwrap()));
+        assert_eq!(
+            f["GeneratorId"],
+            format!("trailhound/{}", a["rule_id"].as_str().unwrap())
+        );
         assert_eq!(
             f["Severity"]["Label"],
             a["severity"].as_str().unwrap().to_ascii_uppercase()

@@ -4,7 +4,9 @@
 //! Mapping: `@timestamp` is the alert's time; `event.*` carries the id, the reason, the
 //! severity (the risk score, as Elastic Security's rules do) and the evidence's time span;
 //! `rule.*` the rule; `threat.*` the MITRE techniques; `cloud.*` the account; `user.*` the
-//! principal; `source.ip` the first source address and `related.ip` all of them;
+//! principal; `source.ip` the first source IP address and `related.ip` all of them (an AWS
+//! service's name, which CloudTrail gives as the source, goes to `source.domain` and
+//! `related.hosts`);
 //! `user_agent.original` the first user agent. The access key is where Elastic's AWS CloudTrail
 //! integration puts it (`aws.cloudtrail.user_identity.access_key_id`); what ECS has no field for
 //! is under `trailhound.*` (a custom field set, as ECS recommends for fields of one's own).
@@ -14,7 +16,7 @@ use trailhound_detect::Alert;
 use trailhound_model::format_rfc3339;
 
 /// The ECS version the documents follow.
-pub const ECS_VERSION: &str = "9.2.0";
+pub const ECS_VERSION: &str = "9.4.0";
 
 /// One alert with its status as an ECS document.
 pub fn document(alert: &Alert, status: &str) -> Value {
@@ -46,7 +48,6 @@ pub fn document(alert: &Alert, status: &str) -> Value {
         "cloud": { "provider": "aws" },
         "user": { "id": alert.user_arn },
         "related": {
-            "ip": alert.source_ips,
             "user": [alert.user_arn.clone()],
         },
         "aws": { "cloudtrail": { "user_identity": { "access_key_id": alert.access_key_id } } },
@@ -63,8 +64,21 @@ pub fn document(alert: &Alert, status: &str) -> Value {
     if let Some(name) = super::user_name_of(&alert.user_arn) {
         doc["user"]["name"] = json!(name);
     }
-    if let Some(ip) = alert.source_ips.first() {
-        doc["source"] = json!({ "ip": ip });
+    // CloudTrail's source address is an IP address or an AWS service's name.
+    let (ips, hosts): (Vec<&String>, Vec<&String>) = alert
+        .source_ips
+        .iter()
+        .partition(|s| s.parse::<std::net::IpAddr>().is_ok());
+    if !ips.is_empty() {
+        doc["related"]["ip"] = json!(ips);
+    }
+    if !hosts.is_empty() {
+        doc["related"]["hosts"] = json!(hosts);
+    }
+    match (ips.first(), hosts.first()) {
+        (Some(ip), _) => doc["source"] = json!({ "ip": ip }),
+        (None, Some(host)) => doc["source"] = json!({ "domain": host }),
+        (None, None) => {}
     }
     if let Some(ua) = alert.user_agents.first() {
         doc["user_agent"] = json!({ "original": ua });

@@ -32,7 +32,16 @@ pub fn finding(alert: &Alert, status: &str) -> Value {
     let attacks: Vec<Value> = alert.mitre.iter().map(|id| attack(id)).collect();
     let mut cloud = json!({ "provider": "AWS" });
     if let Some(account) = super::account_of(&alert.user_arn) {
-        cloud["account"] = json!({ "uid": account, "type_id": 10, "type": "AWS Account" });
+        cloud["account"] = aws_account(account);
+    }
+    let mut resource = json!({
+        "uid": alert.access_key_id,
+        "type": "AWS::IAM::AccessKey",
+        "name": alert.access_key_id,
+        "cloud_partition": super::partition_of(&alert.user_arn),
+    });
+    if let Some(owner) = owner(&alert.user_arn) {
+        resource["owner"] = owner;
     }
     json!({
         "activity_id": 1,
@@ -82,13 +91,7 @@ pub fn finding(alert: &Alert, status: &str) -> Value {
             "data_sources": ["AWS CloudTrail"],
         },
         "cloud": cloud,
-        "resources": [{
-            "uid": alert.access_key_id,
-            "type": "AWS::IAM::AccessKey",
-            "name": alert.access_key_id,
-            "owner": owner(&alert.user_arn),
-            "cloud_partition": super::partition_of(&alert.user_arn),
-        }],
+        "resources": [resource],
         "remediation": { "desc": alert.remediation },
         "unmapped": { "trailhound": super::extra_fields(alert) },
     })
@@ -97,11 +100,10 @@ pub fn finding(alert: &Alert, status: &str) -> Value {
 /// An ATT&CK id as an OCSF attack: the technique, and the sub-technique of `T1234.001`.
 fn attack(id: &str) -> Value {
     let base = id.split('.').next().unwrap_or(id);
+    // OCSF requires a name; an id missing from Trailhound's table is its own name.
     let technique = |uid: &str| {
-        let mut t = json!({ "uid": uid });
-        if let Some(name) = trailhound_report::mitre_name(uid) {
-            t["name"] = json!(name);
-        }
+        let mut t =
+            json!({ "uid": uid, "name": trailhound_report::mitre_name(uid).unwrap_or(uid) });
         if let Some(url) = trailhound_report::mitre_url(uid) {
             t["src_url"] = json!(url);
         }
@@ -114,10 +116,26 @@ fn attack(id: &str) -> Value {
     a
 }
 
-/// The user owning the key (its ARN), when the ARN names one.
-fn owner(user_arn: &str) -> Value {
-    let name = super::user_name_of(user_arn).unwrap_or(user_arn);
-    json!({ "uid": user_arn, "name": name })
+/// An AWS account (OCSF account type 10; its alias is not in CloudTrail, so its name is its id).
+fn aws_account(id: &str) -> Value {
+    json!({ "uid": id, "name": id, "type_id": 10, "type": "AWS Account" })
+}
+
+/// The principal using the key (an IAM user: user type 1; a role session or anything else:
+/// 99, Other), when its ARN names an account.
+fn owner(arn: &str) -> Option<Value> {
+    let account = super::account_of(arn)?;
+    let (name, type_id, kind) = match super::user_name_of(arn) {
+        Some(user) => (user, 1, "User"),
+        None => (arn.rsplit('/').next().unwrap_or(arn), 99, "Other"),
+    };
+    Some(json!({
+        "uid": arn,
+        "name": name,
+        "type_id": type_id,
+        "type": kind,
+        "account": aws_account(account),
+    }))
 }
 
 fn capitalized(s: &str) -> String {
