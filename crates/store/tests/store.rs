@@ -124,6 +124,7 @@ on_both!(
     suppression_members_count_once,
     blind_periods_are_kept_per_rule_and_start,
     users_tokens_roles_and_the_audit_log,
+    the_outbox_delivers_at_least_once_and_counts_what_it_gives_up,
 );
 
 const T0: &str = "2026-01-12T10:00:00Z";
@@ -1332,4 +1333,129 @@ fn opening_a_new_store_from_many_connections_at_once_never_fails() {
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
     }
+}
+
+/// The delivery outbox: a target gets the alerts stored after its registration, each due once;
+/// outcomes, retries, a request left in flight by a stopped process, expiry, and the summary.
+fn the_outbox_delivers_at_least_once_and_counts_what_it_gives_up(open: Open<'_>) {
+    use trailhound_store::outbox::{self, Outcome as Sent};
+    let mut s = open();
+    let hook = "http://127.0.0.1:9/hook/secret".to_owned();
+    let targets = std::slice::from_ref(&hook);
+    // Alerts stored before the target exists are not sent to it.
+    s.upsert_alerts(&sample()[..1]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let since = outbox::register_target(
+        &mut *s,
+        &hook,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64,
+    )
+    .unwrap();
+    assert_eq!(
+        outbox::register_target(&mut *s, &hook, since + 1_000).unwrap(),
+        since,
+        "a second registration keeps the first time"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    s.upsert_alerts(&sample()).unwrap();
+    assert_eq!(
+        outbox::enqueue_new(&mut *s, &hook, since, since).unwrap(),
+        3
+    );
+    assert_eq!(
+        outbox::enqueue_new(&mut *s, &hook, since, since).unwrap(),
+        0
+    );
+    let far = i64::MAX / 2;
+    let due = outbox::due(&*s, targets, far, 10).unwrap();
+    assert_eq!(due.len(), 3);
+    assert!(due.iter().all(|d| d.attempts == 0));
+
+    // One delivered, one failed (retried later), one left in flight by a "crash".
+    outbox::begin(&mut *s, &due).unwrap();
+    assert!(
+        outbox::due(&*s, targets, far, 10).unwrap().is_empty(),
+        "in flight is not due"
+    );
+    outbox::finish(
+        &mut *s,
+        &[
+            (due[0].clone(), Sent::Delivered),
+            (
+                due[1].clone(),
+                Sent::Retry {
+                    error: "HTTP 500".into(),
+                    at: far - 1,
+                },
+            ),
+        ],
+    )
+    .unwrap();
+    let mut other = open();
+    assert_eq!(outbox::recover(&mut *other, targets).unwrap(), 1);
+    let mut again: Vec<(String, i64)> = outbox::due(&*other, targets, far, 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.alert_id, d.attempts))
+        .collect();
+    again.sort();
+    let mut expected = vec![(due[1].alert_id.clone(), 1), (due[2].alert_id.clone(), 1)];
+    expected.sort();
+    assert_eq!(again, expected);
+    assert!(outbox::next_due(&*other, targets).unwrap().is_some());
+    let summary = outbox::summary(&*other).unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].target, "http://127.0.0.1:9");
+    assert_eq!(
+        (summary[0].delivered, summary[0].pending, summary[0].expired),
+        (1, 2, 0)
+    );
+    assert_eq!((summary[0].unconfirmed, summary[0].attempts), (1, 3));
+    assert_eq!(summary[0].last_error.as_deref(), Some("HTTP 500"));
+
+    // Expiry gives up on what is pending, never on what was delivered.
+    assert_eq!(outbox::expire(&mut *other, targets, far).unwrap(), 2);
+    let summary = outbox::summary(&*other).unwrap();
+    assert_eq!(
+        (summary[0].delivered, summary[0].pending, summary[0].expired),
+        (1, 0, 2)
+    );
+    assert!(outbox::due(&*other, targets, far, 10).unwrap().is_empty());
+    let records = outbox::records(&*other).unwrap();
+    assert_eq!(records.iter().map(|r| r.delivered).sum::<u64>(), 1);
+    assert_eq!(records.iter().map(|r| r.unconfirmed).sum::<u64>(), 1);
+
+    // An export queues stored alerts explicitly, once.
+    let ids: Vec<String> = sample().iter().map(|a| a.id.clone()).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let hub = vec!["aws-securityhub:us-east-1".to_owned()];
+    assert_eq!(outbox::enqueue(&mut *other, &refs, &hub).unwrap(), 4);
+    assert_eq!(outbox::enqueue(&mut *other, &refs, &hub).unwrap(), 0);
+    assert_eq!(
+        outbox::enqueue(&mut *other, &["no-such-alert"], &hub).unwrap(),
+        0
+    );
+
+    // Responses are recorded on the alert and in the audit log.
+    let r = outbox::Response {
+        alert_id: ids[1].clone(),
+        at: 5,
+        actor: "oncall".into(),
+        action: "deactivate-key".into(),
+        target: "AKIA1".into(),
+        dry_run: true,
+        outcome: "planned".into(),
+        detail: Some("aws iam update-access-key ...".into()),
+    };
+    outbox::record_responses(&mut *other, std::slice::from_ref(&r)).unwrap();
+    assert_eq!(outbox::responses(&*s, &ids[1]).unwrap(), vec![r]);
+    let audit = trailhound_store::access::audit(&*s, 10, 0).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "response.deactivate-key.dry-run" && e.target == ids[1])
+    );
 }
