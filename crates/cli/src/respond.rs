@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use trailhound_detect::Alert;
 use trailhound_store::outbox::{self, Response};
 use trailhound_store::{AlertStore, StoredAlert};
 
@@ -87,7 +88,7 @@ pub fn run(args: RespondArgs) -> Result<()> {
         )
     })?;
     let alerts = alerts_of(&*store, &args.id)?;
-    let subjects = subjects(&alerts);
+    let subjects = subjects(alerts.iter().map(|s| &s.alert));
     if subjects.is_empty() {
         bail!(
             "{}: no long-term (AKIA) key of an IAM user to act on: the alerts are about temporary keys whose minting key is not in the data, or about roles",
@@ -98,16 +99,50 @@ pub fn run(args: RespondArgs) -> Result<()> {
         .by
         .clone()
         .unwrap_or_else(crate::alerts_cmd::default_actor);
+    let mut out = std::io::stdout().lock();
+    let what = Plan {
+        deactivate_key: args.deactivate_key,
+        revoke_sessions: args.revoke_sessions,
+        dry_run: args.dry_run,
+    };
+    let failures = respond(&mut *store, &subjects, what, &by, &mut out)?;
+    out.flush()?;
+    if failures > 0 {
+        bail!("{failures} action(s) failed; see above (recorded on the alerts)");
+    }
+    Ok(())
+}
+
+/// What to do about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Deactivate it.
+    pub deactivate_key: bool,
+    /// Revoke the sessions its user minted.
+    pub revoke_sessions: bool,
+    /// Print and record the commands only.
+    pub dry_run: bool,
+}
+
+/// Carries out `plan` on every subject (or prints the commands, in a dry run), records each
+/// action on the subject's alerts as `by`, and writes one line per action to `out`. Returns the
+/// number of actions that failed.
+pub fn respond(
+    store: &mut dyn AlertStore,
+    subjects: &[Subject],
+    plan: Plan,
+    by: &str,
+    out: &mut dyn Write,
+) -> Result<usize> {
     let now = crate::hunt::now();
-    let iam = if args.dry_run {
+    let iam = if plan.dry_run {
         None
     } else {
         Some(Iam::open()?)
     };
-    let mut out = std::io::stdout().lock();
     let mut failures = 0;
-    for s in &subjects {
-        for action in plan(s, args.deactivate_key, args.revoke_sessions, now) {
+    for s in subjects {
+        for action in actions(s, plan.deactivate_key, plan.revoke_sessions, now) {
             let (outcome, detail) = match &iam {
                 None => {
                     writeln!(out, "{}", action.command)?;
@@ -131,22 +166,18 @@ pub fn run(args: RespondArgs) -> Result<()> {
                 .map(|id| Response {
                     alert_id: id.clone(),
                     at: now,
-                    actor: by.clone(),
+                    actor: by.to_owned(),
                     action: action.name.to_owned(),
                     target: action.target.clone(),
-                    dry_run: args.dry_run,
+                    dry_run: plan.dry_run,
                     outcome: outcome.to_owned(),
                     detail: Some(detail.clone()),
                 })
                 .collect();
-            outbox::record_responses(&mut *store, &records)?;
+            outbox::record_responses(store, &records)?;
         }
     }
-    out.flush()?;
-    if failures > 0 {
-        bail!("{failures} action(s) failed; see above (recorded on the alerts)");
-    }
-    Ok(())
+    Ok(failures)
 }
 
 /// The alerts of an alert id or of an incident id.
@@ -167,10 +198,9 @@ fn alerts_of(store: &dyn AlertStore, id: &str) -> Result<Vec<StoredAlert>> {
 }
 
 /// The long-term keys of IAM users behind `alerts` (the key itself, or its lineage's root).
-pub fn subjects(alerts: &[StoredAlert]) -> Vec<Subject> {
+pub fn subjects<'a>(alerts: impl IntoIterator<Item = &'a Alert>) -> Vec<Subject> {
     let mut out: Vec<Subject> = Vec::new();
-    for s in alerts {
-        let a = &s.alert;
+    for a in alerts {
         let key = if a.access_key_id.starts_with("AKIA") {
             &a.access_key_id
         } else if a.root_key.starts_with("AKIA") {
@@ -194,7 +224,7 @@ pub fn subjects(alerts: &[StoredAlert]) -> Vec<Subject> {
 }
 
 /// The actions for one subject, with the AWS CLI commands doing the same.
-pub fn plan(s: &Subject, deactivate: bool, revoke: bool, now: i64) -> Vec<Action> {
+pub fn actions(s: &Subject, deactivate: bool, revoke: bool, now: i64) -> Vec<Action> {
     let mut actions = Vec::new();
     if deactivate {
         actions.push(Action {
@@ -320,7 +350,7 @@ mod tests {
             alert_ids: vec!["a1".into()],
         };
         let now = trailhound_model::parse_rfc3339("2026-12-05T14:00:00.5Z").unwrap();
-        let p = plan(&s, true, true, now);
+        let p = actions(&s, true, true, now);
         assert_eq!(
             p[0].command,
             "aws iam update-access-key --user-name 'deploy bot' --access-key-id AKIAEXAMPLE0000001 --status Inactive"
@@ -329,6 +359,6 @@ mod tests {
             p[1].command,
             r#"aws iam put-user-policy --user-name 'deploy bot' --policy-name TrailhoundRevokeOlderSessions --policy-document '{"Statement":[{"Action":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-12-05T14:00:00Z"}},"Effect":"Deny","Resource":"*"}],"Version":"2012-10-17"}'"#
         );
-        assert_eq!(plan(&s, false, true, now).len(), 1);
+        assert_eq!(actions(&s, false, true, now).len(), 1);
     }
 }

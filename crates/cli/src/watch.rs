@@ -805,7 +805,78 @@ impl Watcher<'_> {
         if let Some(d) = self.delivery.as_ref().filter(|_| new > 0) {
             d.notify();
         }
+        let respond_to: Vec<&trailhound_detect::Alert> = stored
+            .iter()
+            .filter(|(a, item)| {
+                item.outcome == Outcome::Inserted && self.config.response.applies_to(a)
+            })
+            .map(|(a, _)| a)
+            .collect();
+        if !respond_to.is_empty() {
+            self.respond(respond_to)?;
+        }
         Ok(new)
+    }
+}
+
+impl Watcher<'_> {
+    /// `[response]`: responds to the keys of `alerts` not yet responded to (a dry run unless
+    /// `act`), as `trailhound watch`.
+    fn respond(&mut self, alerts: Vec<&trailhound_detect::Alert>) -> Result<()> {
+        let r = &self.config.response;
+        if !r.enabled {
+            return Ok(());
+        }
+        let plan = crate::respond::Plan {
+            deactivate_key: r.deactivate_key,
+            revoke_sessions: r.revoke_sessions,
+            dry_run: !r.act,
+        };
+        let done: &[&str] = if plan.dry_run {
+            &["planned", "done"]
+        } else {
+            &["done"]
+        };
+        let mut subjects = crate::respond::subjects(alerts);
+        let mut fresh = Vec::new();
+        for s in subjects.drain(..) {
+            if !trailhound_store::outbox::responded(
+                &*self.store,
+                "deactivate-key",
+                &s.access_key_id,
+                done,
+            )? && !trailhound_store::outbox::responded(
+                &*self.store,
+                "revoke-sessions",
+                &s.user_name,
+                done,
+            )? {
+                fresh.push(s);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        let failures = crate::respond::respond(
+            &mut *self.store,
+            &fresh,
+            plan,
+            "trailhound watch",
+            &mut lines,
+        )?;
+        for line in String::from_utf8_lossy(&lines).lines() {
+            log(&format!(
+                "response{}: {line}",
+                if plan.dry_run { " (dry run)" } else { "" }
+            ));
+        }
+        if failures > 0 {
+            log(&format!(
+                "response: {failures} action(s) failed (recorded on the alerts)"
+            ));
+        }
+        Ok(())
     }
 }
 

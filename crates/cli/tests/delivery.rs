@@ -307,6 +307,7 @@ fn undeliverable_alerts_past_the_maximum_age_are_counted_and_shown() {
     let (mut child, addr) = serve(&store);
     let page = http_get(&addr, "/");
     let _ = child.kill();
+    let _ = child.wait();
     assert!(
         page.contains(&format!(r#"data-undeliverable="{n}" data-pending="0""#)),
         "{page}"
@@ -357,7 +358,9 @@ fn slack_and_teams_get_chat_messages() {
     }
 }
 
-/// Starts `serve` on a free loopback port; returns the process and `HOST:PORT`.
+/// Starts `serve` on a free loopback port; returns the process and `HOST:PORT` (the caller
+/// kills and waits for it; a test that fails first leaves it to the harness's exit).
+#[allow(clippy::zombie_processes)]
 fn serve(store: &Path) -> (Child, String) {
     let mut child = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--store"])

@@ -394,3 +394,98 @@ fn security_hub_export_sends_each_alert_once() {
         assert_eq!(f["FirstObservedAt"], a["first_seen"]);
     }
 }
+
+#[test]
+fn watch_responds_per_its_response_section_dry_run_by_default_and_once_per_key() {
+    let Some(server) = s3::S3Server::start() else {
+        return;
+    };
+    iam(&server, &[("Action", "CreateUser"), ("UserName", "alice")]);
+    let xml = iam(
+        &server,
+        &[("Action", "CreateAccessKey"), ("UserName", "alice")],
+    );
+    let key = between(&xml, "<AccessKeyId>", "</AccessKeyId>").to_owned();
+    let status = || {
+        let xml = iam(
+            &server,
+            &[("Action", "ListAccessKeys"), ("UserName", "alice")],
+        );
+        between(&xml, "<Status>", "</Status>").to_owned()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let trail_dir = tmp.path().join("trail");
+    trail(&trail_dir, &key);
+    let watch = |config: &str, store: &Path| {
+        let path = tmp.path().join("trailhound.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut c = Command::new(bin());
+        c.args(["watch", "--once", "--no-sigma", "--config"])
+            .arg(&path)
+            .arg("--store")
+            .arg(store)
+            .arg(&trail_dir);
+        aws_env(&mut c, &server.endpoint);
+        let out = cli::run_ok(&mut c);
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let responses = |store: &Path| -> Vec<Value> {
+        let out = cli::run_ok(
+            Command::new(bin())
+                .args(["alerts", "list", "--format", "jsonl", "--store"])
+                .arg(store),
+        );
+        cli::jsonl(&out.stdout)
+            .iter()
+            .flat_map(|a| {
+                show(store, a["id"].as_str().unwrap())["responses"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+
+    // Enabled without `act`: the commands are printed and recorded, nothing changes.
+    let store = tmp.path().join("dry.db");
+    let log = watch("[response]\nenabled = true\n", &store);
+    assert!(
+        log.contains(&format!(
+            "response (dry run): aws iam update-access-key --user-name alice --access-key-id {key} --status Inactive"
+        )),
+        "{log}"
+    );
+    assert_eq!(status(), "Active");
+    let r = responses(&store);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert!(
+        r.iter()
+            .all(|x| x["dry_run"] == true && x["actor"] == "trailhound watch")
+    );
+
+    // With `act`, on another store: the key is deactivated, once.
+    let store = tmp.path().join("act.db");
+    let config = "[response]\nenabled = true\nact = true\nrevoke_sessions = false\n";
+    let log = watch(config, &store);
+    assert!(
+        log.contains(&format!("response: done: deactivate-key {key}")),
+        "{log}"
+    );
+    assert_eq!(status(), "Inactive");
+    let r = responses(&store);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["outcome"], "done");
+    // A restart over the same files raises no new alert, so nothing is done again.
+    let log = watch(config, &store);
+    assert!(!log.contains("response"), "{log}");
+    assert_eq!(responses(&store).len(), 1);
+
+    // Below `min_severity`, nothing happens.
+    let store = tmp.path().join("critical.db");
+    let log = watch(
+        "[response]\nenabled = true\nmin_severity = \"critical\"\n",
+        &store,
+    );
+    assert!(!log.contains("response"), "{log}");
+    assert!(responses(&store).is_empty());
+}

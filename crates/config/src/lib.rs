@@ -45,6 +45,9 @@ pub struct Config {
     /// Continuous mode.
     #[serde(default)]
     pub watch: WatchConfig,
+    /// What `watch` does about new alerts (off unless enabled).
+    #[serde(default)]
+    pub response: ResponseConfig,
     #[serde(skip)]
     text: String,
     #[serde(skip)]
@@ -177,6 +180,48 @@ impl Default for WatchConfig {
         Self {
             allowed_lateness: Span::from_nanos(30 * 60 * trailhound_model::SECOND),
         }
+    }
+}
+
+/// `[response]`: what `trailhound watch` does about each new alert on a long-term key, as
+/// `trailhound respond` would. Off unless `enabled`; when enabled it prints and records the
+/// exact commands without acting unless `act = true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseConfig {
+    /// Respond to new alerts at all.
+    pub enabled: bool,
+    /// Act through the IAM API; otherwise print and record the commands only (a dry run).
+    pub act: bool,
+    /// Deactivate the key.
+    pub deactivate_key: bool,
+    /// Revoke the sessions its user minted.
+    pub revoke_sessions: bool,
+    /// Only alerts of at least this severity.
+    pub min_severity: trailhound_detect::Severity,
+    /// Only alerts of these rule ids (empty: every rule).
+    pub rules: Vec<String>,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            act: false,
+            deactivate_key: true,
+            revoke_sessions: true,
+            min_severity: trailhound_detect::Severity::High,
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl ResponseConfig {
+    /// True when a new alert should get a response.
+    pub fn applies_to(&self, alert: &trailhound_detect::Alert) -> bool {
+        self.enabled
+            && alert.severity >= self.min_severity
+            && (self.rules.is_empty() || self.rules.contains(&alert.rule_id))
     }
 }
 

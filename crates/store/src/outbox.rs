@@ -481,6 +481,27 @@ pub fn responses(store: &dyn AlertStore, alert_id: &str) -> Result<Vec<Response>
         .collect())
 }
 
+/// True when `action` was recorded on `target` (a key, a user) with one of `outcomes`.
+pub fn responded(
+    store: &dyn AlertStore,
+    action: &str,
+    target: &str,
+    outcomes: &[&str],
+) -> Result<bool, StoreError> {
+    let list: Vec<String> = outcomes.iter().map(|o| (*o).to_owned()).collect();
+    let (placeholders, mut values) = placeholders(&list, 3);
+    values.splice(0..0, [action.into(), target.into()]);
+    let sql = format!(
+        "SELECT count(*) FROM responses WHERE action = ?1 AND target = ?2 AND outcome IN ({placeholders})"
+    );
+    Ok(store
+        .read_rows(&sql, &values)?
+        .first()
+        .and_then(|r| r[0].int())
+        .unwrap_or(0)
+        > 0)
+}
+
 /// `?first, ?first+1, …` for `values`, and the values.
 fn placeholders(values: &[String], first: usize) -> (String, Vec<SqlValue>) {
     let list = (0..values.len())
