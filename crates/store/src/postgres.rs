@@ -46,6 +46,9 @@ use crate::{
 
 /// The schema migrations, in order: `trailhound_migrations` lists the versions applied.
 ///
+/// Version 5 adds the delivery outbox and response actions ([`crate::outbox::MIGRATION_5`]);
+/// version 4 users, tokens, the audit log and runs ([`crate::access::MIGRATION_4`]).
+///
 /// Version 3 adds incidents and the members of suppressed alerts, with the same text as SQLite's
 /// version 3 ([`crate::sqlite::MIGRATION_3`]).
 ///

@@ -47,6 +47,10 @@ pub const APPLICATION_ID: i64 = 0x5448_4e44;
 /// Version 2:
 /// * `watched_files`: the checkpoint of `trailhound watch`, one row per input object it has
 ///   fully processed (source root, object key, size, delivery time, when).
+///
+/// Version 3: incidents and suppression members ([`MIGRATION_3`]); version 4: users, tokens,
+/// the audit log and runs ([`crate::access::MIGRATION_4`]); version 5: the delivery outbox and
+/// response actions ([`crate::outbox::MIGRATION_5`]).
 pub const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE alerts (
