@@ -343,6 +343,7 @@ fn conclude(
             store
                 .record_blind_periods(&stats.blind_periods)
                 .context("recording the rules' blind periods")?;
+            stats.deliveries = trailhound_store::outbox::summary(&**store)?;
             (alerts, Some(line))
         }
         None => (

@@ -72,6 +72,10 @@ pub struct RunStats {
     /// Periods in which a rule could not raise alerts (its history was still building), with
     /// what would change it.
     pub blind_periods: Vec<trailhound_detect::BlindPeriod>,
+    /// The store's delivery outbox per target (delivered, pending, undeliverable), when the
+    /// store has one: alerts that reached nobody are part of what a run leaves behind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<trailhound_store::outbox::TargetSummary>,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
     /// Events per second.
@@ -162,6 +166,17 @@ impl RunStats {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
             let _ = writeln!(s, "files by form: {}", forms.join(", "));
+        }
+        for t in self
+            .deliveries
+            .iter()
+            .filter(|t| t.expired > 0 || t.pending > 0)
+        {
+            let _ = writeln!(
+                s,
+                "deliveries to {}: {} undeliverable (past the maximum age), {} pending, {} delivered",
+                t.target, t.expired, t.pending, t.delivered
+            );
         }
         if !self.skipped_by_kind.is_empty() {
             let kinds: Vec<String> = self

@@ -118,6 +118,9 @@ pub struct WatchArgs {
     /// 5 minutes).
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     delivery_retry: trailhound_detect::Span,
+    /// At exit, write what this run delivered and the outbox per target as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
     /// Run no Sigma rule (as `[sigma] enabled = false`).
     #[arg(long)]
     no_sigma: bool,
@@ -229,6 +232,20 @@ pub fn run(args: WatchArgs) -> Result<()> {
     let delivery = w.delivery.take().expect("delivery is taken once");
     let c = delivery.counts();
     delivery.close(Duration::from_secs_f64(2.0 * args.webhook_timeout));
+    let outbox = trailhound_store::outbox::summary(&*w.store)?;
+    if let Some(path) = &args.stats {
+        let json = serde_json::json!({
+            "deliveries": {
+                "delivered": c.delivered.load(Ordering::Relaxed),
+                "failed_requests": c.failed.load(Ordering::Relaxed),
+                "expired": c.expired.load(Ordering::Relaxed),
+                "unconfirmed": c.unconfirmed.load(Ordering::Relaxed),
+            },
+            "outbox": outbox,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if !args.webhook.is_empty() || args.securityhub {
         log(&format!(
             "deliveries: {} delivered, {} failed requests (retried), {} given up after {}, {} resent after an unknown outcome",
@@ -238,7 +255,7 @@ pub fn run(args: WatchArgs) -> Result<()> {
             args.delivery_max_age,
             c.unconfirmed.load(Ordering::Relaxed)
         ));
-        for t in trailhound_store::outbox::summary(&*w.store)? {
+        for t in outbox {
             log(&format!(
                 "outbox {}: {} delivered, {} pending, {} undeliverable (older than the maximum age){}",
                 t.target,

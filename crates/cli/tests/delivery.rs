@@ -272,11 +272,18 @@ fn undeliverable_alerts_past_the_maximum_age_are_counted_and_shown() {
     let n = stored_ids(&store).len();
     assert!(n >= 5);
     std::thread::sleep(Duration::from_millis(1200));
+    let stats = tmp.path().join("watch-stats.json");
     let out = watch(
         &src,
         &store,
         &hook.url,
-        &["--once", "--delivery-max-age", "1s"],
+        &[
+            "--once",
+            "--delivery-max-age",
+            "1s",
+            "--stats",
+            stats.to_str().unwrap(),
+        ],
     )
     .output()
     .unwrap();
@@ -290,6 +297,28 @@ fn undeliverable_alerts_past_the_maximum_age_are_counted_and_shown() {
         stderr.contains(&format!("0 delivered, 0 pending, {n} undeliverable")),
         "{stderr}"
     );
+    // `--stats` counts them, and so does a later hunt's summary and `--stats`.
+    let v: Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(v["deliveries"]["expired"], n as u64);
+    assert_eq!(v["outbox"][0]["expired"], n as u64);
+    let hunt_stats = tmp.path().join("hunt-stats.json");
+    let out = cli::run_ok(
+        Command::new(bin())
+            .args(["hunt", "--no-progress", "--format", "jsonl", "--store"])
+            .arg(&store)
+            .arg("--stats")
+            .arg(&hunt_stats)
+            .arg(&src),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{n} undeliverable (past the maximum age), 0 pending, 0 delivered"
+        )),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&hunt_stats).unwrap()).unwrap();
+    assert_eq!(v["deliveries"][0]["expired"], n as u64);
     // `alerts deliveries` lists them.
     let out = cli::run_ok(
         Command::new(bin())
