@@ -1206,7 +1206,7 @@ fn a_version_2_store_is_migrated_to_incidents_and_keeps_its_alerts() {
         .unwrap();
     }
     let mut s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     let id = alert("d4", Severity::High, "AKIA9", 0).id;
     let old = s.get(&id).unwrap().unwrap();
     assert_eq!(old.alert.root_key, "");
