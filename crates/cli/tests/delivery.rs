@@ -46,7 +46,7 @@ impl Receiver {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut length, mut key) = (0, String::new());
+                let (mut length, mut key, mut complete) = (0, String::new(), false);
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -60,11 +60,13 @@ impl Receiver {
                         key = line["idempotency-key:".len()..].trim().to_owned();
                     }
                     if line == "\r\n" {
+                        complete = true;
                         break;
                     }
                 }
+                // A sender killed in the middle of a request leaves it incomplete: not a request.
                 let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
+                if !complete || reader.read_exact(&mut body).is_err() {
                     continue;
                 }
                 let status = if flag.load(Ordering::SeqCst) {
