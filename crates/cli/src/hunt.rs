@@ -568,7 +568,7 @@ impl RuleSet {
             for e in &set.errors {
                 eprintln!("trailhound: sigma rule refused: {e}");
             }
-            let engine = std::sync::Arc::new(SigmaEngine::new(set.rules));
+            let engine = std::sync::Arc::new(SigmaEngine::from_set(set));
             extra = crate::triage::with_lineage_fields(&engine.extra_fields());
             sigma = Some(engine);
         }

@@ -1,7 +1,9 @@
-//! `trailhound rules list|lint`: the Sigma rules Trailhound loads.
+//! `trailhound rules list|lint`: the rules Trailhound runs.
 //!
-//! `list` shows the loaded rules (the shipped SigmaHQ CloudTrail rules and the configured
-//! folders): id, level, title, author, file. `lint [FOLDER...]` checks rule files (by default the
+//! `list` shows every rule of every kind a hunt runs: the built-in detections (D1–D4 and the
+//! correlation rule D5), the Sigma rules (the shipped SigmaHQ CloudTrail rules and the configured
+//! folders), new-terms rules and Sigma correlation rules: id, kind, severity, title, source.
+//! `lint [FOLDER...]` checks rule files (by default the
 //! shipped rules and the configured folders; with folders, only those) and prints one
 //! `file: reason` line per refused file; it exits with status 1 when any file was refused.
 
@@ -28,7 +30,7 @@ pub struct RulesArgs {
 
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// List the Sigma rules a hunt would run.
+    /// List every rule a hunt would run: built-in, Sigma, new terms, Sigma correlations.
     List {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
@@ -54,26 +56,14 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
             for e in &set.errors {
                 eprintln!("trailhound: sigma rule refused: {e}");
             }
+            let rows = rows(&set);
             if format == Format::Jsonl {
-                for r in &set.rules {
-                    let v = serde_json::json!({
-                        "id": r.id,
-                        "rule_id": r.alert_rule_id(),
-                        "title": r.title,
-                        "level": r.level,
-                        "severity": r.level.severity(),
-                        "author": r.author,
-                        "status": r.status,
-                        "file": r.file,
-                        "tags": r.tags,
-                        "references": r.references,
-                        "fields": r.fields,
-                    });
-                    serde_json::to_writer(&mut out, &v)?;
+                for r in &rows {
+                    serde_json::to_writer(&mut out, &r.json)?;
                     out.write_all(b"\n")?;
                 }
             } else {
-                write_table(&mut out, &set)?;
+                write_table(&mut out, &rows)?;
             }
         }
         RulesCommand::Lint { folders } => {
@@ -101,6 +91,14 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
                 set.errors.len(),
                 if set.errors.len() == 1 { "" } else { "s" },
             )?;
+            if !set.correlations.is_empty() {
+                writeln!(
+                    out,
+                    "{} correlation rule{} valid",
+                    set.correlations.len(),
+                    if set.correlations.len() == 1 { "" } else { "s" }
+                )?;
+            }
             out.flush()?;
             if !set.errors.is_empty() {
                 return Ok(ExitCode::from(1));
@@ -111,11 +109,107 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `rules list` table: id, level, title, author, file (long titles and authors cut).
-fn write_table(out: &mut dyn Write, set: &RuleSet) -> std::io::Result<()> {
-    if set.rules.is_empty() {
-        return writeln!(out, "no Sigma rules loaded");
+/// One line of `rules list`.
+struct Row {
+    id: String,
+    kind: String,
+    severity: &'static str,
+    title: String,
+    source: String,
+    json: serde_json::Value,
+}
+
+/// Every rule a hunt runs, built-in first.
+fn rows(set: &RuleSet) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    let builtin = "Trailhound (crates/detect/src/rules)";
+    for r in trailhound_detect::rules() {
+        rows.push(Row {
+            id: r.id.to_owned(),
+            kind: "built-in".to_owned(),
+            severity: r.severity.as_str(),
+            title: r.name.to_owned(),
+            source: builtin.to_owned(),
+            json: serde_json::json!({
+                "id": r.id, "rule_id": r.id, "kind": "built-in", "title": r.name,
+                "severity": r.severity, "mitre": r.mitre, "source": builtin,
+            }),
+        });
     }
+    let d5 = trailhound_detect::correlation::RULE_ID;
+    rows.push(Row {
+        id: d5.to_owned(),
+        kind: "built-in correlation".to_owned(),
+        severity: "high",
+        title: trailhound_detect::correlation::RULE_NAME.to_owned(),
+        source: "Trailhound (crates/detect/src/correlation.rs)".to_owned(),
+        json: serde_json::json!({
+            "id": d5, "rule_id": d5, "kind": "built-in correlation",
+            "title": trailhound_detect::correlation::RULE_NAME, "severity": "high",
+            "source": "Trailhound (crates/detect/src/correlation.rs)",
+        }),
+    });
+    for r in &set.rules {
+        rows.push(Row {
+            id: r.id.clone(),
+            kind: r.kind().to_owned(),
+            severity: r.level.severity().as_str(),
+            title: r.title.clone(),
+            source: r.file.clone(),
+            json: serde_json::json!({
+                "id": r.id,
+                "rule_id": r.alert_rule_id(),
+                "kind": r.kind(),
+                "title": r.title,
+                "level": r.level,
+                "severity": r.level.severity(),
+                "author": r.author,
+                "status": r.status,
+                "file": r.file,
+                "source": r.file,
+                "tags": r.tags,
+                "references": r.references,
+                "fields": r.fields,
+                "new_terms": r.new_terms.as_ref().map(|n| serde_json::json!({
+                    "fields": n.fields,
+                    "history_window": n.history_window.to_string(),
+                    "warm_up": n.warm_up.to_string(),
+                })),
+            }),
+        });
+    }
+    for c in &set.correlations {
+        let kind = format!("sigma correlation ({})", c.kind);
+        rows.push(Row {
+            id: c.id.clone(),
+            kind: kind.clone(),
+            severity: c.level.severity().as_str(),
+            title: c.title.clone(),
+            source: c.file.clone(),
+            json: serde_json::json!({
+                "id": c.id,
+                "rule_id": c.alert_rule_id(),
+                "kind": kind,
+                "title": c.title,
+                "level": c.level,
+                "severity": c.level.severity(),
+                "author": c.author,
+                "file": c.file,
+                "source": c.file,
+                "tags": c.tags,
+                "rules": c.rules,
+                "group_by": c.group_by,
+                "timespan": c.timespan.to_string(),
+                "condition": c.condition,
+                "generate": c.generate,
+            }),
+        });
+    }
+    rows
+}
+
+/// The `rules list` table: id, kind, severity, title, source (long values cut).
+fn write_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
     let cut = |s: &str, n: usize| -> String {
         if s.chars().count() <= n {
             s.to_owned()
@@ -127,24 +221,28 @@ fn write_table(out: &mut dyn Write, set: &RuleSet) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "{:<36} {:<13} {:<60} {:<32} FILE",
-        "ID", "LEVEL", "TITLE", "AUTHOR"
+        "{:<36} {:<30} {:<9} {:<60} SOURCE",
+        "ID", "KIND", "SEVERITY", "TITLE"
     )?;
-    for r in &set.rules {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in rows {
         writeln!(
             out,
-            "{:<36} {:<13} {:<60} {:<32} {}",
+            "{:<36} {:<30} {:<9} {:<60} {}",
             r.id,
-            r.level.as_str(),
+            r.kind,
+            r.severity,
             cut(&r.title, 60),
-            cut(&r.author, 32),
-            r.file
+            r.source
         )?;
+        *kinds.entry(r.kind.as_str()).or_default() += 1;
     }
+    let by_kind: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     writeln!(
         out,
-        "{} rule{}",
-        set.rules.len(),
-        if set.rules.len() == 1 { "" } else { "s" }
+        "{} rule{}: {}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        by_kind.join(", ")
     )
 }

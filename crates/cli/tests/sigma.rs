@@ -75,20 +75,27 @@ fn rules_list_shows_every_shipped_rule() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(
-        lines[0].starts_with("ID") && lines[0].contains("LEVEL") && lines[0].contains("AUTHOR")
+    assert!(lines[0].starts_with("ID") && lines[0].contains("KIND") && lines[0].contains("SOURCE"));
+    // The four built-in detections and D5, and the 84 shipped Sigma rules but one off by
+    // default (the Organizations management account rule); two of them aggregate.
+    assert_eq!(
+        *lines.last().unwrap(),
+        "88 rules: 4 built-in, 1 built-in correlation, 81 sigma, 2 sigma aggregation"
     );
-    // 84 shipped, one off by default (the Organizations management account rule).
-    assert_eq!(*lines.last().unwrap(), "83 rules");
     assert!(
-        text.contains("8ad1600d-e9dc-4251-b0ee-a65268f29add medium        AWS Root Credentials")
+        lines[1].starts_with("aws-akia-failed-api-spike"),
+        "{}",
+        lines[1]
     );
+    assert!(text.contains(
+        "8ad1600d-e9dc-4251-b0ee-a65268f29add sigma                          medium    AWS Root Credentials"
+    ));
     assert!(text.contains("rules/sigma/aws/cloudtrail/aws_root_account_usage.yml"));
     let out = trailhound()
         .args(["rules", "list", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 83);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 88);
 }
 
 #[test]
@@ -124,7 +131,7 @@ fn rules_lint_refuses_broken_rules_with_file_and_reason() {
     let p = |n: &str| tmp.path().join(n).display().to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[0].starts_with(&format!("{}: YAML:", p("broken.yml"))),
+        lines[0].starts_with(&format!("{}: line 2: YAML:", p("broken.yml"))),
         "{text}"
     );
     assert_eq!(

@@ -30,8 +30,10 @@ use trailhound_detect::{Alert, Detector, Span, alert_id, remediation};
 use trailhound_model::{AccessKeyKind, Event, Str, Timestamp, format_rfc3339};
 
 use crate::aggregation::Window;
+use crate::correlation::{Correlation, Correlator};
 use crate::engine::SigmaEngine;
 use crate::load::Rule;
+use crate::new_terms::History;
 
 /// How the detector groups and finalises alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,19 +136,82 @@ pub struct SigmaDetector {
     /// Open groups by bucket start, then rule index and subject. A match that joins an open
     /// group is found with the borrowed subject, without building a key.
     groups: BTreeMap<Timestamp, HashMap<usize, Subjects, ahash::RandomState>>,
+    /// Open alerts of correlation and new-terms rules, by bucket start, then kind, rule or
+    /// correlation index, and group.
+    keyed: BTreeMap<Timestamp, BTreeMap<(Keyed, usize, String), KeyedGroup>>,
+    correlator: Option<Correlator>,
+    /// Per rule: the combinations a new-terms rule has seen.
+    histories: Vec<History>,
+    /// The time of the first event (new-terms warm-ups count from it).
+    data_start: Option<Timestamp>,
     ready: Vec<Alert>,
     hits: Vec<usize>,
+}
+
+/// Which kind of rule a keyed group belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Keyed {
+    Correlation,
+    NewTerms,
+}
+
+/// The alert of a correlation or new-terms rule being built.
+struct KeyedGroup {
+    access_key_id: String,
+    user_arn: String,
+    evidence: Evidence,
+    seen: std::collections::HashSet<String>,
+    /// The largest aggregated value of the firings (correlations).
+    value: f64,
+    /// The first event's values of the new-terms fields, or the correlation's group.
+    key: Vec<String>,
+    remediation: Option<String>,
+}
+
+impl KeyedGroup {
+    fn new(key: Vec<String>) -> Self {
+        Self {
+            access_key_id: String::new(),
+            user_arn: String::new(),
+            evidence: Evidence::default(),
+            seen: Default::default(),
+            value: 0.0,
+            key,
+            remediation: None,
+        }
+    }
+
+    /// Adds an event once.
+    fn add(&mut self, e: &Event) {
+        if !self.seen.insert(e.event_id.to_string()) {
+            return;
+        }
+        if self.access_key_id.is_empty() {
+            self.access_key_id = e.user.access_key_id.to_string();
+        }
+        if self.user_arn.is_empty() {
+            self.user_arn = e.user.arn.to_string();
+        }
+        self.evidence.add(e);
+    }
 }
 
 impl SigmaDetector {
     /// A detector over the compiled rules.
     pub fn new(engine: Arc<SigmaEngine>, options: DetectorOptions) -> Self {
         let windows = engine.rules().iter().map(|_| Window::default()).collect();
+        let correlator = (!engine.correlations().is_empty())
+            .then(|| Correlator::new(engine.rules(), engine.correlations()));
+        let histories = engine.rules().iter().map(|_| History::default()).collect();
         Self {
             engine,
             options,
             windows,
             groups: BTreeMap::new(),
+            keyed: BTreeMap::new(),
+            correlator,
+            histories,
+            data_start: None,
             ready: Vec::new(),
             hits: Vec::new(),
         }
@@ -205,6 +270,81 @@ impl SigmaDetector {
                 self.ready.push(alert);
             }
         }
+        while let Some(entry) = self.keyed.first_entry() {
+            if *entry.key() >= limit {
+                break;
+            }
+            let (start, groups) = entry.remove_entry();
+            for ((kind, index, _), g) in groups {
+                let alert = match kind {
+                    Keyed::Correlation => correlation_alert(
+                        &self.engine.correlations()[index],
+                        start,
+                        self.options.bucket,
+                        g,
+                    ),
+                    Keyed::NewTerms => {
+                        new_terms_alert(&self.engine.rules()[index], start, self.options.bucket, g)
+                    }
+                };
+                self.ready.push(alert);
+            }
+        }
+    }
+
+    /// A new-terms rule matched `e`: a new combination opens an alert; later events of the
+    /// combination in the same bucket join it.
+    fn new_term(&mut self, rule: usize, e: &Event) {
+        let engine = Arc::clone(&self.engine);
+        let r = &engine.rules()[rule];
+        let Some(nt) = &r.new_terms else { return };
+        let view = engine.view(e);
+        let start = self.data_start.unwrap_or(e.time);
+        let Some((values, new)) = self.histories[rule].observe(nt, &view, e.time, start) else {
+            return;
+        };
+        let bucket = crate::correlation::bucket_of(e.time, self.options.bucket);
+        let key = (Keyed::NewTerms, rule, values.join("\u{1f}"));
+        let open = self.keyed.entry(bucket).or_default();
+        match open.get_mut(&key) {
+            Some(g) => g.add(e),
+            None if new => {
+                let mut g = KeyedGroup::new(values);
+                g.remediation = nt
+                    .remediation
+                    .as_deref()
+                    .map(|t| crate::new_terms::fill(t, &view));
+                g.add(e);
+                open.insert(key, g);
+            }
+            None => {}
+        }
+    }
+
+    /// Feeds the correlations with the rules `e` matched.
+    fn correlate(&mut self, e: &Event, hits: &[usize]) {
+        let Some(correlator) = self.correlator.as_mut() else {
+            return;
+        };
+        if !hits.iter().any(|&h| correlator.counts(h)) {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        let view = engine.view(e);
+        let fired = correlator.observe(engine.correlations(), engine.rules(), e, &view, hits);
+        let bucket = crate::correlation::bucket_of(e.time, self.options.bucket);
+        for f in fired {
+            let g = self
+                .keyed
+                .entry(bucket)
+                .or_default()
+                .entry((Keyed::Correlation, f.correlation, f.group.clone()))
+                .or_insert_with(|| KeyedGroup::new(vec![f.group.clone()]));
+            g.value = g.value.max(f.value);
+            for x in &f.events {
+                g.add(x);
+            }
+        }
     }
 }
 
@@ -216,12 +356,21 @@ impl Detector for SigmaDetector {
     fn observe(&mut self, e: &Event) {
         let bucket = self.options.bucket.nanos().max(1);
         self.close_until(e.time.div_euclid(bucket) * bucket - self.options.grace.nanos());
+        self.data_start.get_or_insert(e.time);
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         self.engine.matches(e, &mut hits);
+        self.correlate(e, &hits);
         for &i in &hits {
             let engine = Arc::clone(&self.engine);
             let rule = &engine.rules()[i];
+            if rule.new_terms.is_some() {
+                self.new_term(i, e);
+                continue;
+            }
+            if engine.silent(i) {
+                continue;
+            }
             match &rule.aggregation {
                 None => self.add(i, e),
                 Some(agg) => {
@@ -356,6 +505,191 @@ fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Ale
         event_ids: Vec::new(),
         count: 0,
         mitre: rule.techniques(),
+        remediation: remedy,
+        why,
+        details,
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
+    };
+    g.evidence.write_to(&mut a);
+    a
+}
+
+/// What to do about a key, for alerts of correlation and new-terms rules.
+fn remedy_for(g: &KeyedGroup, falsepositives: &[String]) -> String {
+    if let Some(r) = &g.remediation {
+        return r.clone();
+    }
+    let who = if g.user_arn.is_empty() {
+        g.access_key_id.as_str()
+    } else {
+        g.user_arn.as_str()
+    };
+    let mut remedy =
+        format!("Confirm with the owner of {who} that these calls were theirs and expected.");
+    if !falsepositives.is_empty() {
+        remedy.push_str(" Known false positives of this rule: ");
+        remedy.push_str(&falsepositives.join("; "));
+        if !remedy.ends_with('.') {
+            remedy.push('.');
+        }
+    }
+    if AccessKeyKind::of(&g.access_key_id) == AccessKeyKind::LongTerm {
+        remedy.push_str(" If they were not, deactivate the key: ");
+        remedy.push_str(&remediation(&g.access_key_id, &g.user_arn));
+    }
+    remedy
+}
+
+/// The alert of a correlation rule's group in one bucket.
+fn correlation_alert(c: &Correlation, start: Timestamp, bucket: Span, g: KeyedGroup) -> Alert {
+    let rule_id = c.alert_rule_id();
+    let start_text = format_rfc3339(start);
+    let group = g.key.first().cloned().unwrap_or_default();
+    let n = g.evidence.count();
+    let severity = c.level.severity();
+    let why = format!(
+        "The Sigma correlation rule \"{}\" ({}, {}{}) fired: {} {} within {} ({n} matching event{}{}).",
+        c.title,
+        c.level,
+        c.kind,
+        if c.author.is_empty() {
+            String::new()
+        } else {
+            format!(", by {}", c.author)
+        },
+        match c.kind.as_str() {
+            "event_count" => "count",
+            "value_count" => "distinct values",
+            "temporal" | "temporal_ordered" => "rules matched",
+            _ => "value",
+        },
+        g.value,
+        c.timespan,
+        plural(n),
+        if group.is_empty() {
+            String::new()
+        } else {
+            format!(" for {group}")
+        },
+    );
+    let details = json!({
+        "sigma_correlation": {
+            "id": c.id,
+            "title": c.title,
+            "author": c.author,
+            "level": c.level,
+            "type": c.kind,
+            "rules": c.rules,
+            "group_by": c.group_by,
+            "timespan": c.timespan.to_string(),
+            "condition": c.condition,
+            "file": c.file,
+            "description": c.description,
+            "tags": c.tags,
+            "falsepositives": c.falsepositives,
+        },
+        "group": group,
+        "aggregated_value": g.value,
+        "bucket": bucket.to_string(),
+        "bucket_start": start_text,
+        "max_event_ids": MAX_EVENT_IDS,
+    });
+    let remedy = remedy_for(&g, &c.falsepositives);
+    let mut a = Alert {
+        id: alert_id(&rule_id, &[&group, &start_text]),
+        rule_id,
+        rule_name: c.title.clone(),
+        severity,
+        risk_score: severity.risk_score(),
+        access_key_id: g.access_key_id,
+        user_arn: g.user_arn,
+        time: start,
+        first_seen: start,
+        last_seen: start,
+        source_ips: Vec::new(),
+        countries: Vec::new(),
+        user_agents: Vec::new(),
+        event_names: Vec::new(),
+        event_ids: Vec::new(),
+        count: 0,
+        mitre: c.techniques(),
+        remediation: remedy,
+        why,
+        details,
+        root_key: String::new(),
+        principal: String::new(),
+        suppressed_count: 0,
+    };
+    g.evidence.write_to(&mut a);
+    a
+}
+
+/// The alert of a new combination of a new-terms rule in one bucket.
+fn new_terms_alert(r: &Rule, start: Timestamp, bucket: Span, g: KeyedGroup) -> Alert {
+    let nt = r.new_terms.as_ref().expect("a new-terms rule");
+    let rule_id = r.alert_rule_id();
+    let start_text = format_rfc3339(start);
+    let terms: Vec<String> = nt
+        .fields
+        .iter()
+        .zip(&g.key)
+        .map(|(f, v)| format!("{f}={v}"))
+        .collect();
+    let severity = r.level.severity();
+    let n = g.evidence.count();
+    let why = format!(
+        "New terms rule \"{}\" ({}): {} was not seen in the {} before ({n} event{} with it in the {} from {start_text}).",
+        r.title,
+        r.level,
+        terms.join(", "),
+        nt.history_window,
+        plural(n),
+        if bucket == Span::hours(1) {
+            "hour".to_owned()
+        } else {
+            format!("{bucket} bucket")
+        },
+    );
+    let details = json!({
+        "new_terms": {
+            "id": r.id,
+            "title": r.title,
+            "author": r.author,
+            "level": r.level,
+            "file": r.file,
+            "fields": nt.fields,
+            "history_window": nt.history_window.to_string(),
+            "warm_up": nt.warm_up.to_string(),
+            "description": r.description,
+            "tags": r.tags,
+            "falsepositives": r.falsepositives,
+        },
+        "terms": nt.fields.iter().zip(&g.key).map(|(f, v)| (f.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "bucket": bucket.to_string(),
+        "bucket_start": start_text,
+        "max_event_ids": MAX_EVENT_IDS,
+    });
+    let remedy = remedy_for(&g, &r.falsepositives);
+    let mut a = Alert {
+        id: alert_id(&rule_id, &[&g.key.join("\u{1f}"), &start_text]),
+        rule_id,
+        rule_name: r.title.clone(),
+        severity,
+        risk_score: severity.risk_score(),
+        access_key_id: g.access_key_id,
+        user_arn: g.user_arn,
+        time: start,
+        first_seen: start,
+        last_seen: start,
+        source_ips: Vec::new(),
+        countries: Vec::new(),
+        user_agents: Vec::new(),
+        event_names: Vec::new(),
+        event_ids: Vec::new(),
+        count: 0,
+        mitre: r.techniques(),
         remediation: remedy,
         why,
         details,

@@ -38,6 +38,11 @@ pub struct SigmaEngine {
     extra: Arc<ExtraFields>,
     /// Extra paths and their ids, sorted by path.
     extra_ids: Vec<(String, u16)>,
+    /// The correlation rules over the rules.
+    correlations: Vec<crate::correlation::Correlation>,
+    /// Per rule: it raises no alert of its own (a new-terms rule, or a rule only counted by
+    /// correlations).
+    silent: Vec<bool>,
 }
 
 impl std::fmt::Debug for SigmaEngine {
@@ -52,6 +57,20 @@ impl std::fmt::Debug for SigmaEngine {
 impl SigmaEngine {
     /// Compiles `rules` (valid rules from [`crate::RuleSet`]; ids unique).
     pub fn new(rules: Vec<Rule>) -> Self {
+        Self::with_correlations(rules, Vec::new())
+    }
+
+    /// Compiles a whole rule set: its detection and new-terms rules and its correlations.
+    pub fn from_set(set: crate::RuleSet) -> Self {
+        Self::with_correlations(set.rules, set.correlations)
+    }
+
+    /// Compiles `rules` and the `correlations` over them (references resolved by
+    /// [`crate::RuleSet::check_references`]).
+    pub fn with_correlations(
+        rules: Vec<Rule>,
+        correlations: Vec<crate::correlation::Correlation>,
+    ) -> Self {
         // The rules were compiled once already when they were linted, so this cannot fail.
         let compiled: Vec<rsigma_eval::CompiledRule> = rules
             .iter()
@@ -85,7 +104,27 @@ impl SigmaEngine {
                 }
             }
         }
-        let extra = ExtraFields::new(rules.iter().flat_map(|r| r.fields.iter().cloned()));
+        let extra = ExtraFields::new(
+            rules
+                .iter()
+                .flat_map(|r| r.fields.iter().cloned())
+                .chain(correlations.iter().flat_map(|c| c.fields())),
+        );
+        let silent = rules
+            .iter()
+            .map(|r| {
+                let counted_by: Vec<&crate::correlation::Correlation> = correlations
+                    .iter()
+                    .filter(|c| {
+                        c.rules
+                            .iter()
+                            .any(|x| *x == r.id || r.name.as_deref() == Some(x.as_str()))
+                    })
+                    .collect();
+                r.new_terms.is_some()
+                    || (!counted_by.is_empty() && counted_by.iter().all(|c| !c.generate))
+            })
+            .collect();
         let mut extra_ids: Vec<(String, u16)> = extra
             .paths()
             .iter()
@@ -106,7 +145,20 @@ impl SigmaEngine {
             always,
             extra: Arc::new(extra),
             extra_ids,
+            correlations,
+            silent,
         }
+    }
+
+    /// The correlation rules.
+    pub fn correlations(&self) -> &[crate::correlation::Correlation] {
+        &self.correlations
+    }
+
+    /// True when rule `i` raises no alert of its own (a new-terms rule, or a rule only counted
+    /// by correlations that do not `generate`).
+    pub fn silent(&self, i: usize) -> bool {
+        self.silent[i]
     }
 
     /// How many rules have no witness on an indexed field and are evaluated for every event.

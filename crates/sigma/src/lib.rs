@@ -21,9 +21,11 @@
 #![warn(missing_docs)]
 
 pub mod aggregation;
+pub mod correlation;
 pub mod detector;
 pub mod engine;
 pub mod load;
+pub mod new_terms;
 
 pub use detector::{DetectorOptions, SigmaDetector};
 pub use engine::SigmaEngine;

@@ -61,8 +61,13 @@ pub struct Rule {
     pub tags: Vec<String>,
     /// `falsepositives`.
     pub falsepositives: Vec<String>,
+    /// `name` (Sigma 2: how correlation rules may refer to it besides its id).
+    pub name: Option<String>,
     /// The legacy aggregation of the condition, if any.
     pub aggregation: Option<Aggregation>,
+    /// For a new-terms rule: the combination it tracks (the detection then only selects the
+    /// events considered, and the rule raises no per-match alert).
+    pub new_terms: Option<crate::new_terms::NewTerms>,
     /// The record paths the rule reads (detection fields, `fieldref` targets, aggregation fields).
     pub fields: BTreeSet<String>,
     /// The parsed rule, condition without its aggregation.
@@ -77,12 +82,47 @@ impl Rule {
 
     /// ATT&CK technique ids from the tags (`attack.t1078.004` → `T1078.004`).
     pub fn techniques(&self) -> Vec<String> {
-        self.tags
-            .iter()
-            .filter_map(|t| t.strip_prefix("attack.t"))
-            .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
-            .map(|t| format!("T{}", t.to_ascii_uppercase()))
-            .collect()
+        techniques(&self.tags)
+    }
+
+    /// The rule's kind: `sigma`, `sigma aggregation` (legacy `| count()`), or `new terms`.
+    pub fn kind(&self) -> &'static str {
+        if self.new_terms.is_some() {
+            "new terms"
+        } else if self.aggregation.is_some() {
+            "sigma aggregation"
+        } else {
+            "sigma"
+        }
+    }
+}
+
+/// ATT&CK technique ids from Sigma tags (`attack.t1078.004` → `T1078.004`).
+pub fn techniques(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix("attack.t"))
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|t| format!("T{}", t.to_ascii_uppercase()))
+        .collect()
+}
+
+/// The line (1-based, in the file) of the first `key:` of `doc`, a document that starts at
+/// `first_line`.
+pub(crate) fn line_of(doc: &str, first_line: usize, key: &str) -> Option<usize> {
+    doc.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| first_line + i)
+}
+
+/// A lint message naming the line of `field` (when found) and the field.
+pub(crate) fn field_error(doc: &str, first_line: usize, field: &str, msg: &str) -> String {
+    match line_of(doc, first_line, field) {
+        Some(line) => format!("line {line}: field `{field}`: {msg}"),
+        None => format!("field `{field}`: {msg}"),
     }
 }
 
@@ -106,6 +146,8 @@ impl fmt::Display for LintError {
 pub struct RuleSet {
     /// Valid rules, in load order.
     pub rules: Vec<Rule>,
+    /// Valid correlation rules, in load order.
+    pub correlations: Vec<crate::correlation::Correlation>,
     /// Refused files, in load order.
     pub errors: Vec<LintError>,
 }
@@ -123,7 +165,42 @@ impl RuleSet {
         for folder in folders {
             set.add_folder(folder);
         }
+        set.check_references();
         set
+    }
+
+    /// Refuses the correlation rules that name a rule not loaded (the error names the file,
+    /// the line and the reference).
+    pub fn check_references(&mut self) {
+        let rules = &self.rules;
+        let mut errors = Vec::new();
+        self.correlations.retain(|c| {
+            match c
+                .rules
+                .iter()
+                .find(|r| crate::correlation::resolve(rules, r).is_none())
+            {
+                None => true,
+                Some(missing) => {
+                    let text = std::fs::read_to_string(&c.file).unwrap_or_default();
+                    errors.push(LintError {
+                        file: c.file.clone(),
+                        reason: field_error(
+                            &text,
+                            1,
+                            missing,
+                            &format!(
+                                "correlation {}: no loaded detection rule has the id or name {missing:?}",
+                                c.id
+                            ),
+                        )
+                        .replace(&format!("field `{missing}`"), "field `correlation.rules`"),
+                    });
+                    false
+                }
+            }
+        });
+        self.errors.extend(errors);
     }
 
     /// Adds every `.yml`/`.yaml` file under `folder` (recursively, in name order); a missing or
@@ -175,24 +252,76 @@ impl RuleSet {
         }
     }
 
-    /// Adds one rule file's text, or its error.
+    /// Adds one rule file's text (one or more YAML documents separated by `---`: detection
+    /// rules, correlation rules, new-terms rules), or its errors.
     pub fn add(&mut self, file: &str, text: &str) {
-        match parse_rule(file, text) {
-            Ok(rule) => {
-                if let Some(other) = self.rules.iter().find(|r| r.id == rule.id) {
-                    self.errors.push(LintError {
-                        file: file.to_owned(),
-                        reason: format!("duplicate rule id {} (also in {})", rule.id, other.file),
-                    });
+        let docs = documents(text);
+        let many = docs.len() > 1;
+        for (first_line, doc) in docs {
+            let parsed = parse_document(file, doc, first_line);
+            let located = |reason: String| {
+                if many && !reason.starts_with("line ") {
+                    format!("document at line {first_line}: {reason}")
                 } else {
-                    self.rules.push(rule);
+                    reason
                 }
+            };
+            match parsed {
+                Ok(Parsed::Rule(rule)) => {
+                    if let Some(file2) = self.known_id(&rule.id) {
+                        self.errors.push(LintError {
+                            file: file.to_owned(),
+                            reason: located(format!(
+                                "duplicate rule id {} (also in {file2})",
+                                rule.id
+                            )),
+                        });
+                    } else {
+                        self.rules.push(*rule);
+                    }
+                }
+                Ok(Parsed::Correlation(c)) => {
+                    if let Some(file2) = self.known_id(&c.id) {
+                        self.errors.push(LintError {
+                            file: file.to_owned(),
+                            reason: located(format!(
+                                "duplicate rule id {} (also in {file2})",
+                                c.id
+                            )),
+                        });
+                    } else {
+                        self.correlations.push(*c);
+                    }
+                }
+                Err(reason) => self.errors.push(LintError {
+                    file: file.to_owned(),
+                    reason: located(reason),
+                }),
             }
-            Err(reason) => self.errors.push(LintError {
-                file: file.to_owned(),
-                reason,
-            }),
         }
+    }
+
+    /// The file of the rule or correlation with this id, if loaded.
+    fn known_id(&self, id: &str) -> Option<String> {
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.file.clone())
+            .or_else(|| {
+                self.correlations
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| c.file.clone())
+            })
+    }
+
+    /// True when a correlation names the rule (it is then kept whatever its level).
+    fn counted(&self, r: &Rule) -> bool {
+        self.correlations.iter().any(|c| {
+            c.rules
+                .iter()
+                .any(|x| *x == r.id || r.name.as_deref() == Some(x.as_str()))
+        })
     }
 
     /// Removes the shipped rules that are off by default ([`OFF_BY_DEFAULT`]) unless `enabled`
@@ -212,26 +341,109 @@ impl RuleSet {
         None
     }
 
-    /// Keeps only the rules of at least `level`.
+    /// Keeps only the rules of at least `level` (and the rules correlations count, which raise
+    /// no alert of their own unless the correlation says `generate`).
     pub fn retain_min_level(&mut self, level: Level) {
-        self.rules.retain(|r| r.level >= level);
+        self.correlations.retain(|c| c.level >= level);
+        let keep: Vec<bool> = self
+            .rules
+            .iter()
+            .map(|r| r.level >= level || self.counted(r))
+            .collect();
+        let mut k = keep.into_iter();
+        self.rules.retain(|_| k.next().unwrap_or(true));
     }
 
     /// Removes the rules named in `names`, each a rule id or a file name (`x.yml`, or `x`
     /// without the extension). Returns the first name that matches no rule, if any (then
     /// nothing is removed).
     pub fn disable<S: AsRef<str>>(&mut self, names: &[S]) -> Option<String> {
-        if let Some(unknown) = names
-            .iter()
-            .map(AsRef::as_ref)
-            .find(|n| !self.rules.iter().any(|r| named(r, n)))
-        {
+        let correlation_named = |c: &crate::correlation::Correlation, n: &str| {
+            c.id == n
+                || std::path::Path::new(&c.file)
+                    .file_stem()
+                    .is_some_and(|f| f == n)
+                || std::path::Path::new(&c.file)
+                    .file_name()
+                    .is_some_and(|f| f == n)
+        };
+        if let Some(unknown) = names.iter().map(AsRef::as_ref).find(|n| {
+            !self.rules.iter().any(|r| named(r, n))
+                && !self.correlations.iter().any(|c| correlation_named(c, n))
+        }) {
             return Some(unknown.to_owned());
         }
         self.rules
             .retain(|r| !names.iter().any(|n| named(r, n.as_ref())));
+        self.correlations
+            .retain(|c| !names.iter().any(|n| correlation_named(c, n.as_ref())));
+        self.check_references();
         None
     }
+}
+
+/// One parsed document of a rule file.
+enum Parsed {
+    Rule(Box<Rule>),
+    Correlation(Box<crate::correlation::Correlation>),
+}
+
+/// The YAML documents of a file, with the line each starts at (1-based); empty ones left out.
+fn documents(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_end() == "---" {
+            out.push((start_line, &text[start..offset]));
+            start = offset + line.len();
+            start_line = i + 2;
+        }
+        offset += line.len();
+    }
+    out.push((start_line, &text[start..]));
+    out.retain(|(_, d)| {
+        d.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+    });
+    if out.is_empty() {
+        out.push((1, text));
+    }
+    out
+}
+
+/// Parses one document: a correlation rule, a new-terms rule, or a detection rule.
+fn parse_document(file: &str, doc: &str, first_line: usize) -> Result<Parsed, String> {
+    let value: yaml_serde::Value = yaml_serde::from_str(doc).map_err(|e| {
+        let mut msg = format!("YAML: {e}");
+        if let Some(loc) = e.location() {
+            msg = format!("line {}: YAML: {e}", first_line + loc.line() - 1);
+        }
+        msg
+    })?;
+    if value.get("correlation").is_some() {
+        return crate::correlation::parse(file, doc, first_line)
+            .map(|c| Parsed::Correlation(Box::new(c)));
+    }
+    if value.get("new_terms").is_some() {
+        let (sigma, terms) = crate::new_terms::split(doc, first_line)?;
+        let mut rule = parse_rule(file, &sigma)?;
+        if rule.aggregation.is_some() {
+            return Err(field_error(
+                doc,
+                first_line,
+                "condition",
+                "a new-terms rule's condition cannot aggregate",
+            ));
+        }
+        for f in &terms.fields {
+            rule.fields.insert(f.clone());
+        }
+        rule.new_terms = Some(terms);
+        return Ok(Parsed::Rule(Box::new(rule)));
+    }
+    parse_rule(file, doc).map(|r| Parsed::Rule(Box::new(r)))
 }
 
 /// True when `n` names the rule: its id, or its file name with or without the extension.
@@ -249,9 +461,6 @@ pub fn parse_rule(file: &str, text: &str) -> Result<Rule, String> {
     let map = doc
         .as_mapping()
         .ok_or("not a Sigma rule: the document is not a YAML mapping")?;
-    if map.contains_key("correlation") {
-        return Err("correlation rules are not supported (detection rules only)".to_owned());
-    }
     if map.contains_key("filter") && !map.contains_key("detection") {
         return Err("filter rules are not supported (detection rules only)".to_owned());
     }
@@ -342,7 +551,9 @@ pub fn parse_rule(file: &str, text: &str) -> Result<Rule, String> {
         references: sigma.references.clone(),
         tags: sigma.tags.clone(),
         falsepositives: sigma.falsepositives.clone(),
+        name: sigma.name.clone(),
         aggregation,
+        new_terms: None,
         fields,
         sigma,
     })
