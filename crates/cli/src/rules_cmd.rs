@@ -36,6 +36,14 @@ enum RulesCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Show one rule: its definition, and what it matched on the last hunt into the store.
+    Show {
+        /// The rule id (built-in, Sigma, new terms or correlation; `sigma-` prefix optional).
+        id: String,
+        /// The alert store to read the last hunt from (default as for `alerts`).
+        #[arg(long, value_name = "FILE.db|URL")]
+        store: Option<PathBuf>,
+    },
     /// Check Sigma rule files; prints `file: reason` for each refused file, exit status 1 if any.
     Lint {
         /// Folders to check instead of the shipped rules and the configured folders.
@@ -65,6 +73,24 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
             } else {
                 write_table(&mut out, &rows)?;
             }
+        }
+        RulesCommand::Show { id, store } => {
+            let set = config.sigma_rules()?.unwrap_or_default();
+            let rows = rows(&set);
+            let bare = id
+                .strip_prefix(trailhound_sigma::RULE_ID_PREFIX)
+                .unwrap_or(&id);
+            let Some(row) = rows.iter().find(|r| r.id == bare || r.id == id) else {
+                anyhow::bail!("no rule has the id {id:?} (see `trailhound rules list`)");
+            };
+            let rule_id = row.json["rule_id"].as_str().unwrap_or(&row.id).to_owned();
+            writeln!(out, "{} ({})", row.title, rule_id)?;
+            writeln!(out, "kind      {}", row.kind)?;
+            writeln!(out, "severity  {}", row.severity)?;
+            writeln!(out, "source    {}", row.source)?;
+            writeln!(out)?;
+            writeln!(out, "{}", definition(row, &config))?;
+            last_hunt(&mut out, store.as_ref(), &rule_id)?;
         }
         RulesCommand::Lint { folders } => {
             let set = if folders.is_empty() {
@@ -107,6 +133,76 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rule's definition as text: its file (a shipped Sigma rule's embedded text), or a built-in
+/// rule's parameters.
+fn definition(row: &Row, config: &Config) -> String {
+    if row.kind.starts_with("built-in") {
+        let params = config
+            .rules
+            .get(&row.id)
+            .map(|t| format!("[rules.{}]\n{t}", row.id))
+            .unwrap_or_else(|| {
+                "parameters: the defaults (config/trailhound.toml lists them)".to_owned()
+            });
+        return format!(
+            "A built-in detection (Rust: {}); docs/detections.md describes its semantics.\n{params}",
+            row.source
+        );
+    }
+    let shipped = trailhound_sigma::load::BUILTIN
+        .iter()
+        .map(|(name, text)| trailhound_sigma::load::with_override(name, text))
+        .find(|(name, _)| *name == row.source);
+    match shipped {
+        Some((_, text)) => text.to_owned(),
+        None => std::fs::read_to_string(&row.source)
+            .unwrap_or_else(|e| format!("({}: {e})", row.source)),
+    }
+}
+
+/// What the rule matched on the last hunt into the store, and its latest stored alerts.
+fn last_hunt(out: &mut dyn Write, store: Option<&PathBuf>, rule_id: &str) -> Result<()> {
+    let spec = crate::alerts_cmd::store_path(store)?;
+    let Ok(store) = trailhound_store::open_existing_store(&spec) else {
+        writeln!(out, "last hunt: no alert store at {}", spec.display())?;
+        return Ok(());
+    };
+    match trailhound_store::runs::last(&*store, "hunt")? {
+        Some((at, summary)) => writeln!(
+            out,
+            "last hunt {}: {} alert(s) of this rule ({} events read)",
+            trailhound_model::format_rfc3339(at),
+            summary["alerts_by_rule"][rule_id].as_u64().unwrap_or(0),
+            summary["events"].as_u64().unwrap_or(0)
+        )?,
+        None => writeln!(out, "last hunt: none recorded in {}", store.location())?,
+    }
+    let stored = store.list(&trailhound_store::AlertFilter {
+        rule_id: Some(rule_id.to_owned()),
+        ..Default::default()
+    })?;
+    writeln!(out, "stored alerts of this rule: {}", stored.len())?;
+    for a in stored.iter().rev().take(10) {
+        let x = &a.alert;
+        writeln!(
+            out,
+            "  {} {} {:<12} {:<20} {} event(s) {}",
+            trailhound_model::format_rfc3339(x.time),
+            &x.id[..x.id.len().min(16)],
+            a.status.as_str(),
+            x.access_key_id,
+            x.count,
+            x.event_ids
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        )?;
+    }
+    Ok(())
 }
 
 /// One line of `rules list`.

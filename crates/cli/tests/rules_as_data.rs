@@ -31,18 +31,13 @@ fn ids(v: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn hunt(src: &Path, config: &Path) -> Vec<Value> {
+fn hunt(src: &Path, config: &Path, store: &Path) -> Vec<Value> {
     let out = cli::run_ok(
         Command::new(bin())
-            .args([
-                "hunt",
-                "--no-progress",
-                "--no-store",
-                "--format",
-                "jsonl",
-                "--config",
-            ])
+            .args(["hunt", "--no-progress", "--format", "jsonl", "--config"])
             .arg(config)
+            .arg("--store")
+            .arg(store)
             .arg(src),
     );
     cli::jsonl(&out.stdout)
@@ -63,7 +58,8 @@ fn user_rules_fire_exactly_on_the_planted_events() {
         ),
     )
     .unwrap();
-    let alerts = hunt(&src, &config);
+    let store = tmp.path().join("alerts.db");
+    let alerts = hunt(&src, &config, &store);
     let of =
         |rule: &str| -> Vec<&Value> { alerts.iter().filter(|a| a["rule_id"] == rule).collect() };
     // The rules counted by the correlations raise nothing of their own.
@@ -120,6 +116,26 @@ fn user_rules_fire_exactly_on_the_planted_events() {
         .unwrap();
     want.insert(whoami["event_ids"][0].as_str().unwrap().to_owned());
     assert_eq!(ids(&to[0]["event_ids"]), want);
+
+    // `rules show` prints the definition and what the rule matched on the last hunt.
+    let out = cli::run_ok(
+        Command::new(bin())
+            .args(["rules", "show", "user-value-count-denied-names", "--config"])
+            .arg(&config)
+            .arg("--store")
+            .arg(&store),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("Many different denied calls by one key (sigma-user-value-count-denied-names)\nkind      sigma correlation (value_count)\nseverity  high\n"), "{text}");
+    assert!(text.contains("  type: value_count\n"), "{text}");
+    assert!(
+        text.contains(
+            ": 2 alert(s) of this rule (3000 events read)\nstored alerts of this rule: 2\n"
+        ),
+        "{text}"
+    );
+    let spike_key = spike["access_key_id"].as_str().unwrap();
+    assert!(text.contains(spike_key), "{text}");
 }
 
 #[test]
