@@ -117,6 +117,42 @@ fn user_rules_fire_exactly_on_the_planted_events() {
     want.insert(whoami["event_ids"][0].as_str().unwrap().to_owned());
     assert_eq!(ids(&to[0]["event_ids"]), want);
 
+    // `watch` (continuous mode) ends with the same alerts of these rules, evidence included.
+    let watched = tmp.path().join("watch.db");
+    cli::run_ok(
+        Command::new(bin())
+            .args(["watch", "--once", "--config"])
+            .arg(&config)
+            .arg("--store")
+            .arg(&watched)
+            .arg(&src),
+    );
+    let data_rule_alerts = |store: &Path| -> Vec<Value> {
+        let out = cli::run_ok(
+            Command::new(bin())
+                .args(["alerts", "list", "--format", "jsonl", "--store"])
+                .arg(store),
+        );
+        let mut v: Vec<Value> = cli::jsonl(&out.stdout)
+            .into_iter()
+            .filter(|a| a["rule_id"].as_str().unwrap().starts_with("sigma-user-"))
+            .map(|a| {
+                serde_json::json!([
+                    a["id"],
+                    a["event_ids"],
+                    a["count"],
+                    a["status"],
+                    a["suppressed_count"]
+                ])
+            })
+            .collect();
+        v.sort_by_key(|x| x[0].as_str().unwrap().to_owned());
+        v
+    };
+    let hunted = data_rule_alerts(&store);
+    assert_eq!(hunted.len(), nt.len() + vc.len() + to.len());
+    assert_eq!(data_rule_alerts(&watched), hunted);
+
     // `rules show` prints the definition and what the rule matched on the last hunt.
     let out = cli::run_ok(
         Command::new(bin())
