@@ -49,7 +49,8 @@ enum AlertsCommand {
     /// What the delivery outbox holds, per target: delivered, pending, undeliverable.
     Deliveries,
     /// Import stored alerts into AWS Security Hub as findings (ASFF), each once: an alert
-    /// already exported is not sent again.
+    /// already exported is sent again only when it changed since (status or evidence), so that
+    /// its finding follows it.
     Export(ExportArgs),
 }
 
@@ -263,6 +264,7 @@ fn export(
         .collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let queued = outbox::enqueue(&mut *store, &refs, std::slice::from_ref(&target))?;
+    let changed = outbox::requeue_changed(&mut *store, &target)?;
     drop(store);
     let delivery = Delivery::start(
         &spec.as_os_str().to_owned(),
@@ -275,9 +277,8 @@ fn export(
     let failed = counts.failed.load(std::sync::atomic::Ordering::Relaxed);
     writeln!(
         out,
-        "Security Hub ({target}): {} alerts selected, {queued} newly queued, {sent} imported now, {} already exported{}",
+        "Security Hub ({target}): {} alerts selected, {queued} newly queued, {changed} changed since their export, {sent} imported now{}",
         ids.len(),
-        ids.len() as u64 - queued,
         if failed > 0 {
             format!("; {failed} failed (kept in the outbox; see `trailhound alerts deliveries`)")
         } else {

@@ -340,7 +340,7 @@ fn security_hub_export_sends_each_alert_once() {
     let out = export(true);
     assert!(
         out.contains(&format!(
-            "{high} alerts selected, {high} newly queued, {high} imported now"
+            "{high} alerts selected, {high} newly queued, 0 changed since their export, {high} imported now"
         )),
         "{out}"
     );
@@ -348,7 +348,7 @@ fn security_hub_export_sends_each_alert_once() {
     let rest = alerts.len() - high;
     assert!(
         out.contains(&format!(
-            "{} alerts selected, {rest} newly queued, {rest} imported now",
+            "{} alerts selected, {rest} newly queued, 0 changed since their export, {rest} imported now",
             alerts.len()
         )),
         "{out}"
@@ -359,7 +359,7 @@ fn security_hub_export_sends_each_alert_once() {
     let out = export(false);
     assert!(
         out.contains(&format!(
-            "{} alerts selected, 0 newly queued, 0 imported now",
+            "{} alerts selected, 0 newly queued, 0 changed since their export, 0 imported now",
             alerts.len()
         )),
         "{out}"
@@ -392,7 +392,38 @@ fn security_hub_export_sends_each_alert_once() {
         assert_eq!(f["Resources"][0]["Id"], a["access_key_id"]);
         assert_eq!(f["Title"], a["rule_name"]);
         assert_eq!(f["FirstObservedAt"], a["first_seen"]);
+        assert_eq!(f["Workflow"]["Status"], "NEW");
     }
+
+    // Closing an alert in Trailhound resolves its finding on the next export (the same id,
+    // imported again); nothing else is sent, and a further run sends nothing.
+    let closed = alerts[0]["id"].as_str().unwrap();
+    cli::run_ok(
+        Command::new(bin())
+            .args(["alerts", "close", closed, "--reason", "a test", "--store"])
+            .arg(&store),
+    );
+    let out = export(false);
+    assert!(
+        out.contains(&format!(
+            "{} alerts selected, 0 newly queued, 1 changed since their export, 1 imported now",
+            alerts.len()
+        )),
+        "{out}"
+    );
+    assert_eq!(imports.load(Ordering::SeqCst), sent + 1);
+    let found = findings(&server);
+    assert_eq!(found.len(), alerts.len());
+    for f in &found {
+        let want = if f["Id"] == closed { "RESOLVED" } else { "NEW" };
+        assert_eq!(f["Workflow"]["Status"], want, "{}", f["Id"]);
+    }
+    let out = export(false);
+    assert!(
+        out.contains("0 newly queued, 0 changed since their export, 0 imported now"),
+        "{out}"
+    );
+    assert_eq!(imports.load(Ordering::SeqCst), sent + 1);
 }
 
 #[test]

@@ -109,6 +109,19 @@ pub fn enqueue_new(
     )])?[0])
 }
 
+/// Queues again the alerts delivered to `target` that changed since (their status or their
+/// evidence), for a target that keeps a copy up to date by alert id (Security Hub's finding).
+/// Returns how many.
+pub fn requeue_changed(store: &mut dyn AlertStore, target: &str) -> Result<u64, StoreError> {
+    Ok(store.write_rows(&[(
+        "UPDATE deliveries SET delivered_at = NULL, created_at = ?1, next_at = ?1, \
+         last_error = NULL WHERE target = ?2 AND delivered_at IS NOT NULL AND EXISTS \
+         (SELECT 1 FROM alerts a WHERE a.id = deliveries.alert_id \
+          AND a.updated_at > deliveries.delivered_at)",
+        vec![now().into(), target.into()],
+    )])?[0])
+}
+
 /// Queues stored alerts for `targets` (an export of what is already stored); an alert already
 /// queued for a target is left as it is. Returns the rows queued.
 pub fn enqueue(

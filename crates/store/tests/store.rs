@@ -1414,7 +1414,26 @@ fn the_outbox_delivers_at_least_once_and_counts_what_it_gives_up(open: Open<'_>)
         (1, 2, 0)
     );
     assert_eq!((summary[0].unconfirmed, summary[0].attempts), (1, 3));
+    let summary_before_requeue = summary.clone();
     assert_eq!(summary[0].last_error.as_deref(), Some("HTTP 500"));
+
+    // A delivered alert that changes (here: acknowledged) is queued again for a target that
+    // keeps copies; an unchanged one is not.
+    assert_eq!(outbox::requeue_changed(&mut *other, &hook).unwrap(), 0);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    other
+        .set_status(&due[0].alert_id, Status::Acknowledged, "t", None)
+        .unwrap();
+    assert_eq!(outbox::requeue_changed(&mut *other, &hook).unwrap(), 1);
+    assert!(
+        outbox::due(&*other, targets, far, 10)
+            .unwrap()
+            .iter()
+            .any(|d| d.alert_id == due[0].alert_id)
+    );
+    outbox::begin(&mut *other, std::slice::from_ref(&due[0])).unwrap();
+    outbox::finish(&mut *other, &[(due[0].clone(), Sent::Delivered)]).unwrap();
+    assert_eq!(outbox::requeue_changed(&mut *other, &hook).unwrap(), 0);
 
     // Expiry gives up on what is pending, never on what was delivered.
     assert_eq!(outbox::expire(&mut *other, targets, far).unwrap(), 2);
@@ -1425,7 +1444,8 @@ fn the_outbox_delivers_at_least_once_and_counts_what_it_gives_up(open: Open<'_>)
     );
     assert!(outbox::due(&*other, targets, far, 10).unwrap().is_empty());
     let records = outbox::records(&*other).unwrap();
-    assert_eq!(records.iter().map(|r| r.delivered).sum::<u64>(), 1);
+    assert_eq!(summary_before_requeue[0].answers, 1);
+    assert_eq!(records.iter().map(|r| r.delivered).sum::<u64>(), 2);
     assert_eq!(records.iter().map(|r| r.unconfirmed).sum::<u64>(), 1);
 
     // An export queues stored alerts explicitly, once.

@@ -36,6 +36,13 @@ pub trait Target: Send {
 
     /// Sends `alerts` (at most [`batch`](Target::batch)); one result per alert, in order.
     fn send(&mut self, alerts: &[StoredAlert]) -> Vec<Result<(), String>>;
+
+    /// True for a target that keeps a copy of each alert, updated by id (Security Hub's
+    /// findings): an alert whose status or evidence changed after its delivery is sent again.
+    /// A chat webhook gets each alert once.
+    fn keeps_copies(&self) -> bool {
+        false
+    }
 }
 
 /// Delivery settings.
@@ -105,6 +112,7 @@ impl Delivery {
                 target: t,
                 since,
                 scanned: None,
+                requeued: None,
                 failures: 0,
                 not_before: Instant::now(),
             });
@@ -168,6 +176,8 @@ struct Lane {
     since: i64,
     /// Where the last look for new alerts started (a margin is read again each time).
     scanned: Option<i64>,
+    /// When changed alerts were last queued again (targets that keep copies).
+    requeued: Option<Instant>,
     /// Failed requests in a row.
     failures: u32,
     /// No request before this (after a failure).
@@ -180,6 +190,9 @@ struct Worker {
     options: DeliveryOptions,
     counts: Arc<DeliveryCounts>,
 }
+
+/// How often a target that keeps copies looks for alerts changed since their delivery.
+const REQUEUE_EVERY: Duration = Duration::from_secs(10);
 
 /// How far back each look for new alerts reads again: an alert's first-stored time is taken
 /// when its transaction starts, and it becomes visible at the commit.
@@ -222,6 +235,12 @@ impl Worker {
             let from = lane.scanned.map_or(lane.since, |s| s - SCAN_MARGIN);
             outbox::enqueue_new(&mut *self.store, lane.target.id(), lane.since, from)?;
             lane.scanned = Some(now);
+            if lane.target.keeps_copies()
+                && lane.requeued.is_none_or(|t| t.elapsed() >= REQUEUE_EVERY)
+            {
+                outbox::requeue_changed(&mut *self.store, lane.target.id())?;
+                lane.requeued = Some(Instant::now());
+            }
         }
         let expired = outbox::expire(&mut *self.store, &ids, now - self.options.max_age.nanos())?;
         if expired > 0 {

@@ -2,7 +2,8 @@
 //! (ASFF) with `BatchImportFindings`, through the AWS SDK and the AWS CLI's credential chain.
 //!
 //! The finding id is the alert id, so importing an alert again updates its finding in place;
-//! the outbox sends each alert once. Findings are filed under the account's default product
+//! the outbox sends each alert once, and again only when it changed (its status, mapped to the
+//! finding's workflow status, or its evidence). Findings are filed under the account's default product
 //! (`arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`, the one for custom
 //! integrations); the account is the caller's (`sts:GetCallerIdentity`).
 
@@ -79,6 +80,12 @@ impl Target for SecurityHub {
 
     fn batch(&self) -> usize {
         BATCH
+    }
+
+    /// A finding follows its alert: a status change (acknowledged → Notified, closed →
+    /// Resolved) or new evidence is imported again, under the same id.
+    fn keeps_copies(&self) -> bool {
+        true
     }
 
     fn send(&mut self, alerts: &[StoredAlert]) -> Vec<Result<(), String>> {
