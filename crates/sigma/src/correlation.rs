@@ -304,6 +304,15 @@ impl Correlator {
         }
     }
 
+    /// Drops the evidence groups with no event within their correlation's timespan before
+    /// `now`, so memory stays bounded by the groups of one window.
+    pub fn forget_before(&mut self, correlations: &[Correlation], now: Timestamp) {
+        for (ci, groups) in self.buffers.iter_mut().enumerate() {
+            let oldest = now - correlations[ci].timespan.nanos();
+            groups.retain(|_, buf| buf.back().is_some_and(|e| e.time >= oldest));
+        }
+    }
+
     /// True when some correlation counts rule `rule`.
     pub fn counts(&self, rule: usize) -> bool {
         self.refs.contains_key(&rule)

@@ -144,6 +144,9 @@ pub struct SigmaDetector {
     histories: Vec<History>,
     /// The time of the first event (new-terms warm-ups count from it).
     data_start: Option<Timestamp>,
+    /// When the state of new-terms and correlation rules was last swept of what is too old to
+    /// matter.
+    swept: Timestamp,
     ready: Vec<Alert>,
     hits: Vec<usize>,
 }
@@ -212,6 +215,7 @@ impl SigmaDetector {
             correlator,
             histories,
             data_start: None,
+            swept: Timestamp::MIN,
             ready: Vec::new(),
             hits: Vec::new(),
         }
@@ -292,6 +296,24 @@ impl SigmaDetector {
         }
     }
 
+    /// Once per hour of data: forgets new-terms combinations older than their history window
+    /// and correlation evidence older than its timespan (neither can change a verdict).
+    fn sweep(&mut self, now: Timestamp) {
+        if now.saturating_sub(self.swept) < trailhound_model::HOUR {
+            return;
+        }
+        self.swept = now;
+        let engine = Arc::clone(&self.engine);
+        for (i, r) in engine.rules().iter().enumerate() {
+            if let Some(nt) = &r.new_terms {
+                self.histories[i].forget_before(nt, now);
+            }
+        }
+        if let Some(c) = self.correlator.as_mut() {
+            c.forget_before(engine.correlations(), now);
+        }
+    }
+
     /// A new-terms rule matched `e`: a new combination opens an alert; later events of the
     /// combination in the same bucket join it.
     fn new_term(&mut self, rule: usize, e: &Event) {
@@ -357,6 +379,7 @@ impl Detector for SigmaDetector {
         let bucket = self.options.bucket.nanos().max(1);
         self.close_until(e.time.div_euclid(bucket) * bucket - self.options.grace.nanos());
         self.data_start.get_or_insert(e.time);
+        self.sweep(e.time);
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         self.engine.matches(e, &mut hits);

@@ -135,6 +135,19 @@ pub(crate) struct History {
 }
 
 impl History {
+    /// Forgets the combinations last seen more than the history window before `now`: they are
+    /// new again anyway, so memory stays bounded by the combinations of one window.
+    pub fn forget_before(&mut self, nt: &NewTerms, now: Timestamp) {
+        let window = nt.history_window.nanos();
+        self.last_seen.retain(|_, t| now - *t <= window);
+    }
+
+    /// The combinations remembered.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.last_seen.len()
+    }
+
     /// Records an event that passed the rule's detection: its combination of values (`None`
     /// when a field is missing), and whether it is new and past the warm-up (`data_start` is
     /// the first event of the data).
@@ -184,4 +197,42 @@ pub(crate) fn fill(template: &str, view: &EventView<'_>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailhound_model::{DAY, Event};
+
+    #[test]
+    fn forgetting_old_combinations_changes_no_verdict() {
+        let nt = NewTerms {
+            fields: vec!["sourceIPAddress".into()],
+            history_window: Span::days(2),
+            warm_up: Span::days(1),
+            remediation: None,
+        };
+        let engine = crate::SigmaEngine::new(Vec::new());
+        let verdicts = |forget: bool| {
+            let mut h = History::default();
+            let mut out = Vec::new();
+            for (day, ip) in [(0, "a"), (1, "b"), (2, "a"), (5, "b"), (6, "c"), (9, "a")] {
+                let e = Event {
+                    time: day * DAY,
+                    source_ip: ip.into(),
+                    ..Event::default()
+                };
+                if forget {
+                    h.forget_before(&nt, e.time);
+                }
+                out.push(h.observe(&nt, &engine.view(&e), e.time, 0).unwrap().1);
+            }
+            (out, h.len())
+        };
+        let (kept, all) = verdicts(false);
+        let (forgot, few) = verdicts(true);
+        assert_eq!(kept, forgot);
+        assert_eq!(kept, [false, true, false, true, true, true]);
+        assert_eq!((all, few), (3, 1));
+    }
 }
