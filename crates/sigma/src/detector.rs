@@ -108,15 +108,16 @@ fn role_of(arn: &str) -> &str {
 /// The open groups of one rule and bucket, by subject.
 type Subjects = HashMap<Str, Group, ahash::RandomState>;
 
-struct Group {
-    kind: SubjectKind,
+/// The events of an alert being built: the first access key and ARN seen, and the evidence.
+#[derive(Default)]
+struct Collected {
     access_key_id: String,
     user_arn: String,
     evidence: Evidence,
 }
 
-impl Group {
-    /// Adds a matching event: the first access key and ARN seen stay the group's.
+impl Collected {
+    /// Adds a matching event: the first access key and ARN seen stay the alert's.
     fn add(&mut self, e: &Event) {
         if self.access_key_id.is_empty() {
             self.access_key_id = e.user.access_key_id.to_string();
@@ -126,6 +127,57 @@ impl Group {
         }
         self.evidence.add(e);
     }
+
+    /// The alert of a rule of `level` for the bucket starting at `start`, with the evidence
+    /// written in; `id_parts` (with the rule id) make its deterministic id.
+    #[allow(clippy::too_many_arguments)]
+    fn into_alert(
+        self,
+        rule_id: String,
+        title: &str,
+        level: crate::Level,
+        mitre: Vec<String>,
+        start: Timestamp,
+        id_parts: &[&str],
+        remediation: String,
+        why: String,
+        details: serde_json::Value,
+    ) -> Alert {
+        let severity = level.severity();
+        let mut a = Alert {
+            id: alert_id(&rule_id, id_parts),
+            rule_id,
+            rule_name: title.to_owned(),
+            severity,
+            risk_score: severity.risk_score(),
+            access_key_id: self.access_key_id,
+            user_arn: self.user_arn,
+            time: start,
+            first_seen: start,
+            last_seen: start,
+            source_ips: Vec::new(),
+            countries: Vec::new(),
+            user_agents: Vec::new(),
+            event_names: Vec::new(),
+            event_ids: Vec::new(),
+            count: 0,
+            mitre,
+            remediation,
+            why,
+            details,
+            root_key: String::new(),
+            principal: String::new(),
+            suppressed_count: 0,
+        };
+        self.evidence.write_to(&mut a);
+        a
+    }
+}
+
+/// A Sigma rule's alert being built for one subject.
+struct Group {
+    kind: SubjectKind,
+    events: Collected,
 }
 
 /// Runs the Sigma rules over the event stream.
@@ -160,9 +212,7 @@ enum Keyed {
 
 /// The alert of a correlation or new-terms rule being built.
 struct KeyedGroup {
-    access_key_id: String,
-    user_arn: String,
-    evidence: Evidence,
+    events: Collected,
     seen: std::collections::HashSet<String>,
     /// The largest aggregated value of the firings (correlations).
     value: f64,
@@ -174,9 +224,7 @@ struct KeyedGroup {
 impl KeyedGroup {
     fn new(key: Vec<String>) -> Self {
         Self {
-            access_key_id: String::new(),
-            user_arn: String::new(),
-            evidence: Evidence::default(),
+            events: Collected::default(),
             seen: Default::default(),
             value: 0.0,
             key,
@@ -186,16 +234,9 @@ impl KeyedGroup {
 
     /// Adds an event once.
     fn add(&mut self, e: &Event) {
-        if !self.seen.insert(e.event_id.to_string()) {
-            return;
+        if self.seen.insert(e.event_id.to_string()) {
+            self.events.add(e);
         }
-        if self.access_key_id.is_empty() {
-            self.access_key_id = e.user.access_key_id.to_string();
-        }
-        if self.user_arn.is_empty() {
-            self.user_arn = e.user.arn.to_string();
-        }
-        self.evidence.add(e);
     }
 }
 
@@ -237,15 +278,13 @@ impl SigmaDetector {
             .entry(rule)
             .or_default();
         match open.get_mut(who) {
-            Some(g) => g.add(e),
+            Some(g) => g.events.add(e),
             None => {
                 let mut g = Group {
                     kind,
-                    access_key_id: String::new(),
-                    user_arn: String::new(),
-                    evidence: Evidence::default(),
+                    events: Collected::default(),
                 };
-                g.add(e);
+                g.events.add(e);
                 open.insert(Str::from(who), g);
             }
         }
@@ -426,12 +465,39 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// "hour", or "6h bucket": the bucket an alert covers, as `why` says it.
+fn bucket_name(bucket: Span) -> String {
+    if bucket == Span::hours(1) {
+        "hour".to_owned()
+    } else {
+        format!("{bucket} bucket")
+    }
+}
+
+/// The remediation every alert of this crate starts with: confirm the calls with the owner of
+/// `who`, the rule's known false positives, and for a long-term key the command that
+/// deactivates it.
+fn confirm_remedy(who: &str, falsepositives: &[String], events: &Collected) -> String {
+    let mut remedy =
+        format!("Confirm with the owner of {who} that these calls were theirs and expected.");
+    if !falsepositives.is_empty() {
+        remedy.push_str(" Known false positives of this rule: ");
+        remedy.push_str(&falsepositives.join("; "));
+        if !remedy.ends_with('.') {
+            remedy.push('.');
+        }
+    }
+    if AccessKeyKind::of(&events.access_key_id) == AccessKeyKind::LongTerm {
+        remedy.push_str(" If they were not, deactivate the key: ");
+        remedy.push_str(&remediation(&events.access_key_id, &events.user_arn));
+    }
+    remedy
+}
+
 /// The alert of one group.
 fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Alert {
-    let rule_id = rule.alert_rule_id();
     let hour_text = format_rfc3339(hour);
-    let n = g.evidence.count();
-    let severity = rule.level.severity();
+    let n = g.events.evidence.count();
     let subject = match g.kind {
         SubjectKind::AccessKey => format!("Access key {who}"),
         SubjectKind::Arn => format!("Principal {who}"),
@@ -457,31 +523,16 @@ fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Ale
         rule.title,
         rule.level,
         plural(n),
-        if bucket == Span::hours(1) {
-            "hour".to_owned()
-        } else {
-            format!("{bucket} bucket")
-        },
+        bucket_name(bucket),
     );
-    let who_text = if g.user_arn.is_empty() {
-        who.to_owned()
+    let who_text = if g.events.user_arn.is_empty() {
+        who
     } else {
-        g.user_arn.clone()
+        g.events.user_arn.as_str()
     };
-    let mut remedy =
-        format!("Confirm with the owner of {who_text} that these calls were theirs and expected.");
-    if !rule.falsepositives.is_empty() {
-        remedy.push_str(" Known false positives of this rule: ");
-        remedy.push_str(&rule.falsepositives.join("; "));
-        if !remedy.ends_with('.') {
-            remedy.push('.');
-        }
-    }
-    match AccessKeyKind::of(&g.access_key_id) {
-        AccessKeyKind::LongTerm => {
-            remedy.push_str(" If they were not, deactivate the key: ");
-            remedy.push_str(&remediation(&g.access_key_id, &g.user_arn));
-        }
+    let mut remedy = confirm_remedy(who_text, &rule.falsepositives, &g.events);
+    match AccessKeyKind::of(&g.events.access_key_id) {
+        AccessKeyKind::LongTerm => {}
         AccessKeyKind::Temporary => remedy.push_str(
             " If they were not, revoke the role's active sessions and find the credential that obtained this temporary key.",
         ),
@@ -510,68 +561,39 @@ fn alert(rule: &Rule, hour: Timestamp, bucket: Span, who: &str, g: Group) -> Ale
         "aggregation": aggregated,
         "max_event_ids": MAX_EVENT_IDS,
     });
-    let mut a = Alert {
-        id: alert_id(&rule_id, &[who, &hour_text]),
-        rule_id,
-        rule_name: rule.title.clone(),
-        severity,
-        risk_score: severity.risk_score(),
-        access_key_id: g.access_key_id,
-        user_arn: g.user_arn,
-        time: hour,
-        first_seen: hour,
-        last_seen: hour,
-        source_ips: Vec::new(),
-        countries: Vec::new(),
-        user_agents: Vec::new(),
-        event_names: Vec::new(),
-        event_ids: Vec::new(),
-        count: 0,
-        mitre: rule.techniques(),
-        remediation: remedy,
+    g.events.into_alert(
+        rule.alert_rule_id(),
+        &rule.title,
+        rule.level,
+        rule.techniques(),
+        hour,
+        &[who, &hour_text],
+        remedy,
         why,
         details,
-        root_key: String::new(),
-        principal: String::new(),
-        suppressed_count: 0,
-    };
-    g.evidence.write_to(&mut a);
-    a
+    )
 }
 
-/// What to do about a key, for alerts of correlation and new-terms rules.
+/// What to do about a key, for alerts of correlation and new-terms rules: the rule's own
+/// remediation text, else [`confirm_remedy`] for the key's user (or the key).
 fn remedy_for(g: &KeyedGroup, falsepositives: &[String]) -> String {
     if let Some(r) = &g.remediation {
         return r.clone();
     }
-    let who = if g.user_arn.is_empty() {
-        g.access_key_id.as_str()
+    let e = &g.events;
+    let who = if e.user_arn.is_empty() {
+        e.access_key_id.as_str()
     } else {
-        g.user_arn.as_str()
+        e.user_arn.as_str()
     };
-    let mut remedy =
-        format!("Confirm with the owner of {who} that these calls were theirs and expected.");
-    if !falsepositives.is_empty() {
-        remedy.push_str(" Known false positives of this rule: ");
-        remedy.push_str(&falsepositives.join("; "));
-        if !remedy.ends_with('.') {
-            remedy.push('.');
-        }
-    }
-    if AccessKeyKind::of(&g.access_key_id) == AccessKeyKind::LongTerm {
-        remedy.push_str(" If they were not, deactivate the key: ");
-        remedy.push_str(&remediation(&g.access_key_id, &g.user_arn));
-    }
-    remedy
+    confirm_remedy(who, falsepositives, e)
 }
 
 /// The alert of a correlation rule's group in one bucket.
 fn correlation_alert(c: &Correlation, start: Timestamp, bucket: Span, g: KeyedGroup) -> Alert {
-    let rule_id = c.alert_rule_id();
     let start_text = format_rfc3339(start);
     let group = g.key.first().cloned().unwrap_or_default();
-    let n = g.evidence.count();
-    let severity = c.level.severity();
+    let n = g.events.evidence.count();
     let why = format!(
         "The Sigma correlation rule \"{}\" ({}, {}{}) fired: {} {} within {} ({n} matching event{}{}).",
         c.title,
@@ -620,39 +642,22 @@ fn correlation_alert(c: &Correlation, start: Timestamp, bucket: Span, g: KeyedGr
         "max_event_ids": MAX_EVENT_IDS,
     });
     let remedy = remedy_for(&g, &c.falsepositives);
-    let mut a = Alert {
-        id: alert_id(&rule_id, &[&group, &start_text]),
-        rule_id,
-        rule_name: c.title.clone(),
-        severity,
-        risk_score: severity.risk_score(),
-        access_key_id: g.access_key_id,
-        user_arn: g.user_arn,
-        time: start,
-        first_seen: start,
-        last_seen: start,
-        source_ips: Vec::new(),
-        countries: Vec::new(),
-        user_agents: Vec::new(),
-        event_names: Vec::new(),
-        event_ids: Vec::new(),
-        count: 0,
-        mitre: c.techniques(),
-        remediation: remedy,
+    g.events.into_alert(
+        c.alert_rule_id(),
+        &c.title,
+        c.level,
+        c.techniques(),
+        start,
+        &[&group, &start_text],
+        remedy,
         why,
         details,
-        root_key: String::new(),
-        principal: String::new(),
-        suppressed_count: 0,
-    };
-    g.evidence.write_to(&mut a);
-    a
+    )
 }
 
 /// The alert of a new combination of a new-terms rule in one bucket.
 fn new_terms_alert(r: &Rule, start: Timestamp, bucket: Span, g: KeyedGroup) -> Alert {
     let nt = r.new_terms.as_ref().expect("a new-terms rule");
-    let rule_id = r.alert_rule_id();
     let start_text = format_rfc3339(start);
     let terms: Vec<String> = nt
         .fields
@@ -660,8 +665,7 @@ fn new_terms_alert(r: &Rule, start: Timestamp, bucket: Span, g: KeyedGroup) -> A
         .zip(&g.key)
         .map(|(f, v)| format!("{f}={v}"))
         .collect();
-    let severity = r.level.severity();
-    let n = g.evidence.count();
+    let n = g.events.evidence.count();
     let why = format!(
         "New terms rule \"{}\" ({}): {} was not seen in the {} before ({n} event{} with it in the {} from {start_text}).",
         r.title,
@@ -669,11 +673,7 @@ fn new_terms_alert(r: &Rule, start: Timestamp, bucket: Span, g: KeyedGroup) -> A
         terms.join(", "),
         nt.history_window,
         plural(n),
-        if bucket == Span::hours(1) {
-            "hour".to_owned()
-        } else {
-            format!("{bucket} bucket")
-        },
+        bucket_name(bucket),
     );
     let details = json!({
         "new_terms": {
@@ -695,33 +695,18 @@ fn new_terms_alert(r: &Rule, start: Timestamp, bucket: Span, g: KeyedGroup) -> A
         "max_event_ids": MAX_EVENT_IDS,
     });
     let remedy = remedy_for(&g, &r.falsepositives);
-    let mut a = Alert {
-        id: alert_id(&rule_id, &[&g.key.join("\u{1f}"), &start_text]),
-        rule_id,
-        rule_name: r.title.clone(),
-        severity,
-        risk_score: severity.risk_score(),
-        access_key_id: g.access_key_id,
-        user_arn: g.user_arn,
-        time: start,
-        first_seen: start,
-        last_seen: start,
-        source_ips: Vec::new(),
-        countries: Vec::new(),
-        user_agents: Vec::new(),
-        event_names: Vec::new(),
-        event_ids: Vec::new(),
-        count: 0,
-        mitre: r.techniques(),
-        remediation: remedy,
+    let id_key = g.key.join("\u{1f}");
+    g.events.into_alert(
+        r.alert_rule_id(),
+        &r.title,
+        r.level,
+        r.techniques(),
+        start,
+        &[&id_key, &start_text],
+        remedy,
         why,
         details,
-        root_key: String::new(),
-        principal: String::new(),
-        suppressed_count: 0,
-    };
-    g.evidence.write_to(&mut a);
-    a
+    )
 }
 
 #[cfg(test)]
