@@ -90,6 +90,13 @@ impl Correlation {
         out
     }
 
+    /// True when one of its references names `rule` (by id or by `name`).
+    pub fn counts(&self, rule: &Rule) -> bool {
+        self.rules
+            .iter()
+            .any(|x| *x == rule.id || rule.name.as_deref() == Some(x.as_str()))
+    }
+
     /// The field that `group_by` entry `g` reads in events of the rule referenced as `rule_ref`.
     fn field_for<'a>(&'a self, g: &'a str, rule_ref: &str) -> &'a str {
         self.sigma

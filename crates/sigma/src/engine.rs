@@ -113,14 +113,8 @@ impl SigmaEngine {
         let silent = rules
             .iter()
             .map(|r| {
-                let counted_by: Vec<&crate::correlation::Correlation> = correlations
-                    .iter()
-                    .filter(|c| {
-                        c.rules
-                            .iter()
-                            .any(|x| *x == r.id || r.name.as_deref() == Some(x.as_str()))
-                    })
-                    .collect();
+                let counted_by: Vec<&crate::correlation::Correlation> =
+                    correlations.iter().filter(|c| c.counts(r)).collect();
                 r.new_terms.is_some()
                     || (!counted_by.is_empty() && counted_by.iter().all(|c| !c.generate))
             })

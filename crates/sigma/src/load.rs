@@ -266,37 +266,24 @@ impl RuleSet {
                     reason
                 }
             };
-            match parsed {
-                Ok(Parsed::Rule(rule)) => {
-                    if let Some(file2) = self.known_id(&rule.id) {
-                        self.errors.push(LintError {
-                            file: file.to_owned(),
-                            reason: located(format!(
-                                "duplicate rule id {} (also in {file2})",
-                                rule.id
-                            )),
-                        });
-                    } else {
-                        self.rules.push(*rule);
+            let added = parsed.and_then(|p| {
+                let id = p.id();
+                match self.known_id(id) {
+                    Some(other) => Err(format!("duplicate rule id {id} (also in {other})")),
+                    None => {
+                        match p {
+                            Parsed::Rule(r) => self.rules.push(*r),
+                            Parsed::Correlation(c) => self.correlations.push(*c),
+                        }
+                        Ok(())
                     }
                 }
-                Ok(Parsed::Correlation(c)) => {
-                    if let Some(file2) = self.known_id(&c.id) {
-                        self.errors.push(LintError {
-                            file: file.to_owned(),
-                            reason: located(format!(
-                                "duplicate rule id {} (also in {file2})",
-                                c.id
-                            )),
-                        });
-                    } else {
-                        self.correlations.push(*c);
-                    }
-                }
-                Err(reason) => self.errors.push(LintError {
+            });
+            if let Err(reason) = added {
+                self.errors.push(LintError {
                     file: file.to_owned(),
                     reason: located(reason),
-                }),
+                });
             }
         }
     }
@@ -317,11 +304,7 @@ impl RuleSet {
 
     /// True when a correlation names the rule (it is then kept whatever its level).
     fn counted(&self, r: &Rule) -> bool {
-        self.correlations.iter().any(|c| {
-            c.rules
-                .iter()
-                .any(|x| *x == r.id || r.name.as_deref() == Some(x.as_str()))
-        })
+        self.correlations.iter().any(|c| c.counts(r))
     }
 
     /// Removes the shipped rules that are off by default ([`OFF_BY_DEFAULT`]) unless `enabled`
@@ -329,15 +312,16 @@ impl RuleSet {
     /// rule, if any (then nothing is removed).
     pub fn drop_off_by_default<S: AsRef<str>>(&mut self, enabled: &[S]) -> Option<String> {
         let off = |r: &Rule| OFF_BY_DEFAULT.iter().any(|(id, _)| *id == r.id);
-        if let Some(unknown) = enabled
-            .iter()
-            .map(AsRef::as_ref)
-            .find(|n| !self.rules.iter().any(|r| off(r) && named(r, n)))
-        {
+        if let Some(unknown) = enabled.iter().map(AsRef::as_ref).find(|n| {
+            !self
+                .rules
+                .iter()
+                .any(|r| off(r) && named(&r.id, &r.file, n))
+        }) {
             return Some(unknown.to_owned());
         }
         self.rules
-            .retain(|r| !off(r) || enabled.iter().any(|n| named(r, n.as_ref())));
+            .retain(|r| !off(r) || enabled.iter().any(|n| named(&r.id, &r.file, n.as_ref())));
         None
     }
 
@@ -358,25 +342,16 @@ impl RuleSet {
     /// without the extension). Returns the first name that matches no rule, if any (then
     /// nothing is removed).
     pub fn disable<S: AsRef<str>>(&mut self, names: &[S]) -> Option<String> {
-        let correlation_named = |c: &crate::correlation::Correlation, n: &str| {
-            c.id == n
-                || std::path::Path::new(&c.file)
-                    .file_stem()
-                    .is_some_and(|f| f == n)
-                || std::path::Path::new(&c.file)
-                    .file_name()
-                    .is_some_and(|f| f == n)
-        };
         if let Some(unknown) = names.iter().map(AsRef::as_ref).find(|n| {
-            !self.rules.iter().any(|r| named(r, n))
-                && !self.correlations.iter().any(|c| correlation_named(c, n))
+            !self.rules.iter().any(|r| named(&r.id, &r.file, n))
+                && !self.correlations.iter().any(|c| named(&c.id, &c.file, n))
         }) {
             return Some(unknown.to_owned());
         }
         self.rules
-            .retain(|r| !names.iter().any(|n| named(r, n.as_ref())));
+            .retain(|r| !names.iter().any(|n| named(&r.id, &r.file, n.as_ref())));
         self.correlations
-            .retain(|c| !names.iter().any(|n| correlation_named(c, n.as_ref())));
+            .retain(|c| !names.iter().any(|n| named(&c.id, &c.file, n.as_ref())));
         self.check_references();
         None
     }
@@ -386,6 +361,16 @@ impl RuleSet {
 enum Parsed {
     Rule(Box<Rule>),
     Correlation(Box<crate::correlation::Correlation>),
+}
+
+impl Parsed {
+    /// The document's rule id.
+    fn id(&self) -> &str {
+        match self {
+            Parsed::Rule(r) => &r.id,
+            Parsed::Correlation(c) => &c.id,
+        }
+    }
 }
 
 /// The YAML documents of a file, with the line each starts at (1-based); empty ones left out.
@@ -447,11 +432,9 @@ fn parse_document(file: &str, doc: &str, first_line: usize) -> Result<Parsed, St
 }
 
 /// True when `n` names the rule: its id, or its file name with or without the extension.
-fn named(r: &Rule, n: &str) -> bool {
-    let file = std::path::Path::new(&r.file);
-    r.id == n
-        || file.file_name().is_some_and(|f| f == n)
-        || file.file_stem().is_some_and(|f| f == n)
+fn named(id: &str, file: &str, n: &str) -> bool {
+    let file = std::path::Path::new(file);
+    id == n || file.file_name().is_some_and(|f| f == n) || file.file_stem().is_some_and(|f| f == n)
 }
 
 /// Parses and checks one rule file. `file` only names it in messages.
