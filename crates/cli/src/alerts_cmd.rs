@@ -14,7 +14,7 @@ use trailhound_model::{Timestamp, format_rfc3339, parse_rfc3339};
 use trailhound_store::outbox;
 use trailhound_store::{AlertFilter, AlertStore, Status, StatusChange, StoredAlert};
 
-use crate::output::Format;
+use crate::output::{Format, paint};
 
 /// Arguments of `trailhound alerts`.
 #[derive(Args)]
@@ -387,16 +387,6 @@ fn write_list(out: &mut dyn Write, alerts: &[StoredAlert], color: bool) -> std::
         alerts.len(),
         if alerts.len() == 1 { "" } else { "s" }
     )
-}
-
-pub(crate) fn paint(s: Severity, text: &str) -> String {
-    let code = match s {
-        Severity::Low => "36",
-        Severity::Medium => "33",
-        Severity::High => "31",
-        Severity::Critical => "1;35",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// `alerts show` for people.

@@ -13,8 +13,8 @@ use trailhound_model::format_rfc3339;
 use trailhound_store::incidents::{self, IncidentFilter};
 use trailhound_store::{AlertStore, Status, StoredIncident};
 
-use crate::alerts_cmd::{ChangeArgs, default_actor, paint, parse_status, store_path};
-use crate::output::Format;
+use crate::alerts_cmd::{ChangeArgs, default_actor, parse_status, store_path};
+use crate::output::{Format, paint};
 
 /// Arguments of `trailhound incidents`.
 #[derive(Args)]

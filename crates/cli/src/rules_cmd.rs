@@ -67,7 +67,7 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
             let rows = rows(&set);
             if format == Format::Jsonl {
                 for r in &rows {
-                    serde_json::to_writer(&mut out, &r.json)?;
+                    serde_json::to_writer(&mut out, &r.json())?;
                     out.write_all(b"\n")?;
                 }
             } else {
@@ -83,7 +83,7 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
             let Some(row) = rows.iter().find(|r| r.id == bare || r.id == id) else {
                 anyhow::bail!("no rule has the id {id:?} (see `trailhound rules list`)");
             };
-            let rule_id = row.json["rule_id"].as_str().unwrap_or(&row.id).to_owned();
+            let rule_id = row.rule_id.clone();
             writeln!(out, "{} ({})", row.title, rule_id)?;
             writeln!(out, "kind      {}", row.kind)?;
             writeln!(out, "severity  {}", row.severity)?;
@@ -208,61 +208,71 @@ fn last_hunt(out: &mut dyn Write, store: Option<&PathBuf>, rule_id: &str) -> Res
 /// One line of `rules list`.
 struct Row {
     id: String,
+    /// The rule id its alerts carry (`sigma-…` for rules loaded from files).
+    rule_id: String,
     kind: String,
     severity: &'static str,
     title: String,
     source: String,
-    json: serde_json::Value,
+    /// What the JSON Lines form adds to the columns.
+    more: serde_json::Value,
+}
+
+impl Row {
+    /// The row as `rules list --format jsonl` prints it: the columns and the rest.
+    fn json(&self) -> serde_json::Value {
+        let mut v = self.more.clone();
+        for (k, x) in [
+            ("id", &self.id),
+            ("rule_id", &self.rule_id),
+            ("kind", &self.kind),
+            ("title", &self.title),
+            ("source", &self.source),
+        ] {
+            v[k] = serde_json::json!(x);
+        }
+        v["severity"] = serde_json::json!(self.severity);
+        v
+    }
 }
 
 /// Every rule a hunt runs, built-in first.
 fn rows(set: &RuleSet) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
-    let builtin = "Trailhound (crates/detect/src/rules)";
     for r in trailhound_detect::rules() {
         rows.push(Row {
             id: r.id.to_owned(),
+            rule_id: r.id.to_owned(),
             kind: "built-in".to_owned(),
             severity: r.severity.as_str(),
             title: r.name.to_owned(),
-            source: builtin.to_owned(),
-            json: serde_json::json!({
-                "id": r.id, "rule_id": r.id, "kind": "built-in", "title": r.name,
-                "severity": r.severity, "mitre": r.mitre, "source": builtin,
-            }),
+            source: "Trailhound (crates/detect/src/rules)".to_owned(),
+            more: serde_json::json!({ "mitre": r.mitre }),
         });
     }
     let d5 = trailhound_detect::correlation::RULE_ID;
     rows.push(Row {
         id: d5.to_owned(),
+        rule_id: d5.to_owned(),
         kind: "built-in correlation".to_owned(),
         severity: "high",
         title: trailhound_detect::correlation::RULE_NAME.to_owned(),
         source: "Trailhound (crates/detect/src/correlation.rs)".to_owned(),
-        json: serde_json::json!({
-            "id": d5, "rule_id": d5, "kind": "built-in correlation",
-            "title": trailhound_detect::correlation::RULE_NAME, "severity": "high",
-            "source": "Trailhound (crates/detect/src/correlation.rs)",
-        }),
+        more: serde_json::json!({}),
     });
     for r in &set.rules {
         rows.push(Row {
             id: r.id.clone(),
+            rule_id: r.alert_rule_id(),
             kind: r.kind().to_owned(),
             severity: r.level.severity().as_str(),
             title: r.title.clone(),
             source: r.file.clone(),
-            json: serde_json::json!({
-                "id": r.id,
-                "rule_id": r.alert_rule_id(),
-                "kind": r.kind(),
-                "title": r.title,
+            more: serde_json::json!({
                 "level": r.level,
-                "severity": r.level.severity(),
                 "author": r.author,
                 "status": r.status,
                 "file": r.file,
-                "source": r.file,
                 "tags": r.tags,
                 "references": r.references,
                 "fields": r.fields,
@@ -275,23 +285,17 @@ fn rows(set: &RuleSet) -> Vec<Row> {
         });
     }
     for c in &set.correlations {
-        let kind = format!("sigma correlation ({})", c.kind);
         rows.push(Row {
             id: c.id.clone(),
-            kind: kind.clone(),
+            rule_id: c.alert_rule_id(),
+            kind: format!("sigma correlation ({})", c.kind),
             severity: c.level.severity().as_str(),
             title: c.title.clone(),
             source: c.file.clone(),
-            json: serde_json::json!({
-                "id": c.id,
-                "rule_id": c.alert_rule_id(),
-                "kind": kind,
-                "title": c.title,
+            more: serde_json::json!({
                 "level": c.level,
-                "severity": c.level.severity(),
                 "author": c.author,
                 "file": c.file,
-                "source": c.file,
                 "tags": c.tags,
                 "rules": c.rules,
                 "group_by": c.group_by,
@@ -304,17 +308,8 @@ fn rows(set: &RuleSet) -> Vec<Row> {
     rows
 }
 
-/// The `rules list` table: id, kind, severity, title, source (long values cut).
+/// The `rules list` table: id, kind, severity, title, source (long titles cut).
 fn write_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
-    let cut = |s: &str, n: usize| -> String {
-        if s.chars().count() <= n {
-            s.to_owned()
-        } else {
-            let mut t: String = s.chars().take(n - 1).collect();
-            t.push('…');
-            t
-        }
-    };
     writeln!(
         out,
         "{:<36} {:<30} {:<9} {:<60} SOURCE",
@@ -324,11 +319,11 @@ fn write_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
     for r in rows {
         writeln!(
             out,
-            "{:<36} {:<30} {:<9} {:<60} {}",
+            "{:<36} {:<30} {:<9} {} {}",
             r.id,
             r.kind,
             r.severity,
-            cut(&r.title, 60),
+            crate::output::fit(&r.title, 60),
             r.source
         )?;
         *kinds.entry(r.kind.as_str()).or_default() += 1;

@@ -158,7 +158,8 @@ pub fn write_table(
     Ok(())
 }
 
-fn paint(s: Severity, text: &str) -> String {
+/// `text` in the terminal colour of severity `s`.
+pub(crate) fn paint(s: Severity, text: &str) -> String {
     let code = match s {
         Severity::Low => "36",
         Severity::Medium => "33",
@@ -169,7 +170,7 @@ fn paint(s: Severity, text: &str) -> String {
 }
 
 /// Pads or cuts `s` to exactly `w` characters (an ellipsis marks a cut).
-fn fit(s: &str, w: usize) -> String {
+pub(crate) fn fit(s: &str, w: usize) -> String {
     let n = s.chars().count();
     if n <= w {
         format!("{s:<w$}")
