@@ -167,14 +167,7 @@ fn every_alert_is_delivered_at_least_once_across_sigkill_and_restarts() {
     let hook = Receiver::start(false);
 
     // 1. The webhook is down: every alert is still stored (detection does not wait for it).
-    let out = watch(&src, &store, &hook.url, &["--once"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cli::run_ok(&mut watch(&src, &store, &hook.url, &["--once"]));
     assert_eq!(stored_ids(&store), expected);
     assert!(!hook.requests().is_empty());
     assert!(hook.accepted().is_empty());
@@ -206,11 +199,8 @@ fn every_alert_is_delivered_at_least_once_across_sigkill_and_restarts() {
     sigkill(child);
 
     // 4. One more run delivers the rest and exits.
-    let out = watch(&src, &store, &hook.url, &["--once"])
-        .output()
-        .unwrap();
+    let out = cli::run_ok(&mut watch(&src, &store, &hook.url, &["--once"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "outbox {}: {} delivered, 0 pending, 0 undeliverable",
@@ -253,10 +243,7 @@ fn every_alert_is_delivered_at_least_once_across_sigkill_and_restarts() {
 
     // A fourth run sends nothing: every alert is delivered.
     let n = hook.requests().len();
-    let out = watch(&src, &store, &hook.url, &["--once"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    cli::run_ok(&mut watch(&src, &store, &hook.url, &["--once"]));
     assert_eq!(hook.requests().len(), n);
 }
 
@@ -267,15 +254,12 @@ fn undeliverable_alerts_past_the_maximum_age_are_counted_and_shown() {
     generate(&src);
     let store = tmp.path().join("w.db");
     let hook = Receiver::start(false);
-    let out = watch(&src, &store, &hook.url, &["--once"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    cli::run_ok(&mut watch(&src, &store, &hook.url, &["--once"]));
     let n = stored_ids(&store).len();
     assert!(n >= 5);
     std::thread::sleep(Duration::from_millis(1200));
     let stats = tmp.path().join("watch-stats.json");
-    let out = watch(
+    let out = cli::run_ok(&mut watch(
         &src,
         &store,
         &hook.url,
@@ -286,11 +270,8 @@ fn undeliverable_alerts_past_the_maximum_age_are_counted_and_shown() {
             "--stats",
             stats.to_str().unwrap(),
         ],
-    )
-    .output()
-    .unwrap();
+    ));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!("{n} given up after 1s")),
         "{stderr}"
@@ -354,15 +335,12 @@ fn slack_and_teams_get_chat_messages() {
     let teams = Receiver::start(true);
     for (hook, format) in [(&slack, "slack"), (&teams, "teams")] {
         let store = tmp.path().join(format!("{format}.db"));
-        let out = watch(
+        cli::run_ok(&mut watch(
             &src,
             &store,
             &hook.url,
             &["--once", "--webhook-format", format],
-        )
-        .output()
-        .unwrap();
-        assert!(out.status.success());
+        ));
         let ids = stored_ids(&store);
         let mut got: Vec<String> = hook
             .requests()

@@ -37,6 +37,25 @@ fn between<'a>(xml: &'a str, open: &str, close: &str) -> &'a str {
     &xml[s..e]
 }
 
+/// Creates the IAM user `alice` with one access key in moto; returns the key id.
+fn alice_with_a_key(server: &s3::S3Server) -> String {
+    iam(server, &[("Action", "CreateUser"), ("UserName", "alice")]);
+    let xml = iam(
+        server,
+        &[("Action", "CreateAccessKey"), ("UserName", "alice")],
+    );
+    between(&xml, "<AccessKeyId>", "</AccessKeyId>").to_owned()
+}
+
+/// The status (`Active`, `Inactive`) of alice's access key in moto.
+fn key_status(server: &s3::S3Server) -> String {
+    let xml = iam(
+        server,
+        &[("Action", "ListAccessKeys"), ("UserName", "alice")],
+    );
+    between(&xml, "<Status>", "</Status>").to_owned()
+}
+
 /// The environment that points the AWS SDK at moto with test credentials.
 fn aws_env(cmd: &mut Command, endpoint: &str) {
     for k in [
@@ -118,20 +137,8 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
     let Some(server) = s3::S3Server::start() else {
         return;
     };
-    iam(&server, &[("Action", "CreateUser"), ("UserName", "alice")]);
-    let xml = iam(
-        &server,
-        &[("Action", "CreateAccessKey"), ("UserName", "alice")],
-    );
-    let key = between(&xml, "<AccessKeyId>", "</AccessKeyId>").to_owned();
-    let status = |server: &s3::S3Server| {
-        let xml = iam(
-            server,
-            &[("Action", "ListAccessKeys"), ("UserName", "alice")],
-        );
-        between(&xml, "<Status>", "</Status>").to_owned()
-    };
-    assert_eq!(status(&server), "Active");
+    let key = alice_with_a_key(&server);
+    assert_eq!(key_status(&server), "Active");
 
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("alerts.db");
@@ -171,7 +178,7 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
         "{printed}"
     );
     assert_eq!(lines.len(), 2);
-    assert_eq!(status(&server), "Active");
+    assert_eq!(key_status(&server), "Active");
     let xml = iam(
         &server,
         &[("Action", "ListUserPolicies"), ("UserName", "alice")],
@@ -196,7 +203,7 @@ fn respond_deactivates_the_key_and_revokes_its_sessions_on_iam() {
         .arg(&store);
     aws_env(&mut real, &server.endpoint);
     cli::run_ok(&mut real);
-    assert_eq!(status(&server), "Inactive");
+    assert_eq!(key_status(&server), "Inactive");
     let xml = iam(
         &server,
         &[
@@ -431,19 +438,7 @@ fn watch_responds_per_its_response_section_dry_run_by_default_and_once_per_key()
     let Some(server) = s3::S3Server::start() else {
         return;
     };
-    iam(&server, &[("Action", "CreateUser"), ("UserName", "alice")]);
-    let xml = iam(
-        &server,
-        &[("Action", "CreateAccessKey"), ("UserName", "alice")],
-    );
-    let key = between(&xml, "<AccessKeyId>", "</AccessKeyId>").to_owned();
-    let status = || {
-        let xml = iam(
-            &server,
-            &[("Action", "ListAccessKeys"), ("UserName", "alice")],
-        );
-        between(&xml, "<Status>", "</Status>").to_owned()
-    };
+    let key = alice_with_a_key(&server);
     let tmp = tempfile::tempdir().unwrap();
     let trail_dir = tmp.path().join("trail");
     trail(&trail_dir, &key);
@@ -486,7 +481,7 @@ fn watch_responds_per_its_response_section_dry_run_by_default_and_once_per_key()
         )),
         "{log}"
     );
-    assert_eq!(status(), "Active");
+    assert_eq!(key_status(&server), "Active");
     let r = responses(&store);
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(
@@ -502,7 +497,7 @@ fn watch_responds_per_its_response_section_dry_run_by_default_and_once_per_key()
         log.contains(&format!("response: done: deactivate-key {key}")),
         "{log}"
     );
-    assert_eq!(status(), "Inactive");
+    assert_eq!(key_status(&server), "Inactive");
     let r = responses(&store);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0]["outcome"], "done");
