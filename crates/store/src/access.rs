@@ -229,7 +229,8 @@ fn user_name_ok(name: &str) -> Result<(), StoreError> {
 const LOG: &str =
     "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-fn log_row(
+/// One audit-log line, as a statement for [`AlertStore::write_rows`].
+pub(crate) fn log_row(
     at: Timestamp,
     actor: &str,
     action: &str,

@@ -446,23 +446,16 @@ pub fn record_responses(store: &mut dyn AlertStore, list: &[Response]) -> Result
                 detail,
             ],
         ));
-        statements.push((
-            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            vec![
-                r.at.into(),
-                r.actor.as_str().into(),
-                format!(
-                    "response.{}{}",
-                    r.action,
-                    if r.dry_run { ".dry-run" } else { "" }
-                )
-                .as_str()
-                .into(),
-                r.alert_id.as_str().into(),
-                format!("{} {}: {}", r.action, r.target, r.outcome)
-                    .as_str()
-                    .into(),
-            ],
+        statements.push(crate::access::log_row(
+            r.at,
+            &r.actor,
+            &format!(
+                "response.{}{}",
+                r.action,
+                if r.dry_run { ".dry-run" } else { "" }
+            ),
+            &r.alert_id,
+            &format!("{} {}: {}", r.action, r.target, r.outcome),
         ));
     }
     store.write_rows(&statements)?;
