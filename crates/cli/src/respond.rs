@@ -288,18 +288,10 @@ struct Iam {
 
 impl Iam {
     fn open() -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the IAM client")?;
-        let mut config = runtime.block_on(trailhound_source::aws_credentials::sdk_config());
-        if config.region().is_none() {
-            // IAM is global; its requests are signed for us-east-1.
-            config = config
-                .into_builder()
-                .region(aws_sdk_iam::config::Region::new("us-east-1"))
-                .build();
-        }
+        // IAM is global; without a configured region its requests are signed for us-east-1.
+        let (runtime, config) =
+            trailhound_source::aws_credentials::blocking_sdk_config(None, Some("us-east-1"))
+                .context("starting the IAM client")?;
         Ok(Self {
             client: aws_sdk_iam::Client::new(&config),
             runtime,

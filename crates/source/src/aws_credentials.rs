@@ -84,6 +84,28 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// For AWS SDK clients called from blocking code (IAM, Security Hub): a current-thread runtime
+/// and the chain's configuration, with `region` instead of the configured one when given, and
+/// `fallback` when neither is there.
+pub fn blocking_sdk_config(
+    region: Option<&str>,
+    fallback: Option<&str>,
+) -> std::io::Result<(tokio::runtime::Runtime, aws_config::SdkConfig)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let config = runtime.block_on(sdk_config());
+    let pick = region.or_else(|| config.region().is_none().then_some(fallback).flatten());
+    let config = match pick {
+        Some(r) => config
+            .into_builder()
+            .region(aws_config::Region::new(r.to_owned()))
+            .build(),
+        None => config,
+    };
+    Ok((runtime, config))
+}
+
 /// Resolves the chain once (so that a broken profile is an error now, naming the profile and
 /// what is missing, never a secret); returns the credentials for `object_store` and the region.
 pub async fn load() -> Result<(Arc<ChainCredentials>, Option<String>), String> {

@@ -35,17 +35,9 @@ pub struct SecurityHub {
 impl SecurityHub {
     /// A client for the region of the AWS configuration (or `region`), with the caller's account.
     pub fn open(region: Option<&str>) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the Security Hub client")?;
-        let mut config = runtime.block_on(trailhound_source::aws_credentials::sdk_config());
-        if let Some(r) = region {
-            config = config
-                .into_builder()
-                .region(aws_sdk_securityhub::config::Region::new(r.to_owned()))
-                .build();
-        }
+        let (runtime, config) =
+            trailhound_source::aws_credentials::blocking_sdk_config(region, None)
+                .context("starting the Security Hub client")?;
         let region = config.region().map(ToString::to_string).ok_or_else(|| {
             anyhow!("Security Hub: no AWS region (set AWS_REGION or --securityhub-region)")
         })?;
