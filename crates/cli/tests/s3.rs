@@ -13,7 +13,9 @@ mod s3;
 mod cli;
 use cli::{generate, jsonl, run_ok};
 
-fn hunt(target: &std::ffi::OsStr, env: &[(&'static str, String)], stats: &Path) -> Vec<Value> {
+/// `hunt ARGS...` (options, then the targets) without a store, writing `--stats` to `stats`;
+/// returns the alerts.
+fn hunt(args: &[&std::ffi::OsStr], env: &[(&'static str, String)], stats: &Path) -> Vec<Value> {
     let out = run_ok(
         Command::new(cli::bin())
             .args([
@@ -25,7 +27,7 @@ fn hunt(target: &std::ffi::OsStr, env: &[(&'static str, String)], stats: &Path) 
                 "--stats",
             ])
             .arg(stats)
-            .arg(target)
+            .args(args)
             .envs(env.iter().map(|(k, v)| (k, v))),
     );
     jsonl(&out.stdout)
@@ -58,8 +60,8 @@ fn hunting_an_s3_prefix_equals_hunting_the_same_files_on_disk() {
 
     let local_stats = tmp.path().join("local.json");
     let s3_stats = tmp.path().join("s3.json");
-    let local = hunt(src.join("AWSLogs").as_os_str(), &[], &local_stats);
-    let remote = hunt("s3://trail/AWSLogs".as_ref(), &server.env(), &s3_stats);
+    let local = hunt(&[src.join("AWSLogs").as_os_str()], &[], &local_stats);
+    let remote = hunt(&["s3://trail/AWSLogs".as_ref()], &server.env(), &s3_stats);
     assert!(local.len() >= 5);
     assert_eq!(remote, local);
     let stats = |p: &Path| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
@@ -142,21 +144,9 @@ fn an_organization_trail_is_pruned_to_the_selected_days_accounts_and_regions() {
     }
     let hunt_stats = |args: &[&str]| -> Value {
         let stats = tmp.path().join("stats.json");
-        run_ok(
-            Command::new(cli::bin())
-                .args([
-                    "hunt",
-                    "--no-store",
-                    "--no-progress",
-                    "--format",
-                    "jsonl",
-                    "--stats",
-                ])
-                .arg(&stats)
-                .args(args)
-                .arg("s3://org/logs/")
-                .envs(server.env().iter().map(|(k, v)| (k, v))),
-        );
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        args.push("s3://org/logs/".as_ref());
+        hunt(&args, &server.env(), &stats);
         serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap()
     };
 
