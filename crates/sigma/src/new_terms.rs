@@ -163,7 +163,14 @@ impl History {
             .iter()
             .map(|f| view.get(f).map(|v| v.into_owned()))
             .collect::<Option<_>>()?;
-        let seen = self.last_seen.insert(values.clone(), time);
+        // A known combination is updated in place: no copy of its values per event.
+        let seen = match self.last_seen.get_mut(&values) {
+            Some(t) => Some(std::mem::replace(t, time)),
+            None => {
+                self.last_seen.insert(values.clone(), time);
+                None
+            }
+        };
         let new = seen.is_none_or(|t| time - t > nt.history_window.nanos());
         Some((values, new && time >= data_start + nt.warm_up.nanos()))
     }
