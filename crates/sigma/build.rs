@@ -1,5 +1,6 @@
-//! Embeds the shipped Sigma rules (`rules/sigma/aws/cloudtrail/*.yml`) and Trailhound's
-//! corrections of some of them (`rules/sigma/overrides/*.yml`) in the library, so that
+//! Embeds the shipped rules (SigmaHQ's `rules/sigma/aws/cloudtrail/*.yml` and Trailhound's own
+//! `rules/sigma/trailhound/*.yml`) and Trailhound's corrections of some of SigmaHQ's
+//! (`rules/sigma/overrides/*.yml`) in the library, so that
 //! the binary carries them wherever it runs. Hand-written rather than a crate such as
 //! `include_dir`: it is a dozen lines of `include_str!` generation and needs no dependency.
 
@@ -7,12 +8,22 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    embed("aws/cloudtrail", "builtin_rules.rs");
-    embed("overrides", "override_rules.rs");
+    embed(&["aws/cloudtrail", "trailhound"], "builtin_rules.rs");
+    embed(&["overrides"], "override_rules.rs");
 }
 
-/// Writes `OUT_DIR/<out>`: the `(path, text)` of every rule file in `rules/sigma/<folder>`.
-fn embed(folder: &str, out_name: &str) {
+/// Writes `OUT_DIR/<out>`: the `(path, text)` of every rule file in each `rules/sigma/<folder>`.
+fn embed(folders: &[&str], out_name: &str) {
+    let mut out = String::from("&[\n");
+    for folder in folders {
+        embed_folder(folder, &mut out);
+    }
+    out.push_str("]\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join(out_name);
+    std::fs::write(dest, out).unwrap();
+}
+
+fn embed_folder(folder: &str, out: &mut String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../rules/sigma")
         .join(folder);
@@ -26,7 +37,6 @@ fn embed(folder: &str, out_name: &str) {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from("&[\n");
     for n in &names {
         let path = dir.join(n);
         println!("cargo:rerun-if-changed={}", path.display());
@@ -38,7 +48,4 @@ fn embed(folder: &str, out_name: &str) {
         )
         .unwrap();
     }
-    out.push_str("]\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join(out_name);
-    std::fs::write(dest, out).unwrap();
 }

@@ -107,6 +107,7 @@ fn heartbeat_event(w: &World, ai: usize, a: &Actor, j: usize, d: i64, t: i64) ->
         region,
         account: a.account,
         err: ERR_NONE,
+        details: 0,
     }
 }
 
@@ -192,6 +193,7 @@ fn hour_events(w: &World, s: &Schedule, planted: &[Ev], h: usize) -> Vec<Ev> {
                 region,
                 account: a.account,
                 err,
+                details: 0,
             });
             t = (t + r.below(5) as i64).min(he - 1);
         }

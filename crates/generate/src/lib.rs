@@ -55,6 +55,23 @@ pub const RULE_UNAUTHORIZED_API_CALL: &str = "aws-akia-unauthorized-api-call";
 /// Rule id of D5, a long-term key correlated with elevated alerts.
 pub const RULE_CORRELATED_ELEVATED_ALERTS: &str = "aws-akia-correlated-elevated-alerts";
 
+/// Alert rule id of Trailhound's rule `aws-compromised-key-quarantine-policy`.
+pub const RULE_QUARANTINE_POLICY: &str = "sigma-aws-compromised-key-quarantine-policy";
+/// Alert rule id of `aws-iam-calls-with-user-session-token`.
+pub const RULE_SESSION_TOKEN_IAM: &str = "sigma-aws-iam-calls-with-user-session-token";
+/// Alert rule id of `aws-temporary-token-several-addresses`.
+pub const RULE_SESSION_TOKEN_ADDRESSES: &str = "sigma-aws-temporary-token-several-addresses";
+/// Alert rule id of `aws-iam-access-key-created-for-another-user`.
+pub const RULE_KEY_FOR_ANOTHER_USER: &str = "sigma-aws-iam-access-key-created-for-another-user";
+/// Alert rule id of `aws-new-access-key-used-within-a-day`.
+pub const RULE_NEW_KEY_USED: &str = "sigma-aws-new-access-key-used-within-a-day";
+/// Alert rule id of `aws-akia-first-get-caller-identity`.
+pub const RULE_FIRST_CALLER_IDENTITY: &str = "sigma-aws-akia-first-get-caller-identity";
+/// Alert rule id of `aws-console-login-without-mfa-new-user`.
+pub const RULE_CONSOLE_NO_MFA: &str = "sigma-aws-console-login-without-mfa-new-user";
+/// Alert rule id of `aws-akia-many-countries-in-a-day`.
+pub const RULE_MANY_COUNTRIES: &str = "sigma-aws-akia-many-countries-in-a-day";
+
 /// Days of history the scenarios need before them (D2/D3 warm-up of 10 days, D1's 14-day
 /// lookback): with fewer days, scenarios and decoys are skipped with a warning.
 pub const MIN_DAYS_FOR_SCENARIOS: u32 = 14;
@@ -78,6 +95,27 @@ pub enum Scenario {
     /// "AWS Secrets Manager Mass Secret Retrieval", on the session key). Only key lineage ties
     /// the session's alert to the long-term key: then D5 fires on the `AKIA` key.
     StolenKeySession,
+    /// `quarantine-policy`: an administrator's key attaches AWS's
+    /// `AWSCompromisedKeyQuarantineV3` policy to a user (Trailhound's rule
+    /// `aws-compromised-key-quarantine-policy`).
+    QuarantinePolicy,
+    /// `session-token-abuse`: a key mints a session token from its usual address; the session
+    /// calls IAM, then calls again from another country within the hour
+    /// (`aws-iam-calls-with-user-session-token`, `aws-temporary-token-several-addresses`).
+    SessionTokenAbuse,
+    /// `key-for-another-user`: an administrator's key creates an access key for another user,
+    /// and the new key is used from abroad three hours later
+    /// (`aws-iam-access-key-created-for-another-user`, `aws-new-access-key-used-within-a-day`).
+    KeyForAnotherUser,
+    /// `first-caller-identity`: a backup key that never calls `GetCallerIdentity` calls it from a
+    /// new address (`aws-akia-first-get-caller-identity`, with D2 and D5).
+    FirstCallerIdentity,
+    /// `console-no-mfa`: the console user signs in without MFA on two days in a row
+    /// (`aws-console-login-without-mfa-new-user`, once).
+    ConsoleNoMfa,
+    /// `many-countries`: a key calls from its home country and two others within a day
+    /// (`aws-akia-many-countries-in-a-day`, with D2 and D5).
+    ManyCountries,
 }
 
 impl Scenario {
@@ -89,13 +127,30 @@ impl Scenario {
         Scenario::UnauthorizedBurst,
     ];
 
+    /// The scenarios of Trailhound's own stolen-key rules (`rules/sigma/trailhound/`), not
+    /// planted by default.
+    pub const STOLEN_KEY_RULES: [Scenario; 6] = [
+        Scenario::QuarantinePolicy,
+        Scenario::SessionTokenAbuse,
+        Scenario::KeyForAnotherUser,
+        Scenario::FirstCallerIdentity,
+        Scenario::ConsoleNoMfa,
+        Scenario::ManyCountries,
+    ];
+
     /// Every scenario that can be named, the default ones ([`Scenario::ALL`]) first.
-    pub const KNOWN: [Scenario; 5] = [
+    pub const KNOWN: [Scenario; 11] = [
         Scenario::FailedApiSpike,
         Scenario::FirstSeenSourceIp,
         Scenario::UserAgentNewIp,
         Scenario::UnauthorizedBurst,
         Scenario::StolenKeySession,
+        Scenario::QuarantinePolicy,
+        Scenario::SessionTokenAbuse,
+        Scenario::KeyForAnotherUser,
+        Scenario::FirstCallerIdentity,
+        Scenario::ConsoleNoMfa,
+        Scenario::ManyCountries,
     ];
 
     /// The stable name used on the command line and in the manifest.
@@ -106,6 +161,12 @@ impl Scenario {
             Scenario::FirstSeenSourceIp => "first-seen-ip",
             Scenario::UserAgentNewIp => "new-user-agent-ip",
             Scenario::UnauthorizedBurst => "unauthorized-burst",
+            Scenario::QuarantinePolicy => "quarantine-policy",
+            Scenario::SessionTokenAbuse => "session-token-abuse",
+            Scenario::KeyForAnotherUser => "key-for-another-user",
+            Scenario::FirstCallerIdentity => "first-caller-identity",
+            Scenario::ConsoleNoMfa => "console-no-mfa",
+            Scenario::ManyCountries => "many-countries",
         }
     }
 
@@ -117,6 +178,12 @@ impl Scenario {
             Scenario::UserAgentNewIp => RULE_USER_AGENT_NEW_IP,
             Scenario::UnauthorizedBurst => RULE_UNAUTHORIZED_API_CALL,
             Scenario::StolenKeySession => RULE_CORRELATED_ELEVATED_ALERTS,
+            Scenario::QuarantinePolicy => RULE_QUARANTINE_POLICY,
+            Scenario::SessionTokenAbuse => RULE_SESSION_TOKEN_IAM,
+            Scenario::KeyForAnotherUser => RULE_KEY_FOR_ANOTHER_USER,
+            Scenario::FirstCallerIdentity => RULE_FIRST_CALLER_IDENTITY,
+            Scenario::ConsoleNoMfa => RULE_CONSOLE_NO_MFA,
+            Scenario::ManyCountries => RULE_MANY_COUNTRIES,
         }
     }
 }

@@ -10,11 +10,13 @@ use crate::layout;
 use crate::render::{self, ERR_DENIED, ERR_NONE, Ev};
 use crate::rng::{self, Draw, domain};
 use crate::time::iso;
-use crate::world::{self, Builder, Ident, KeyUse};
+use crate::world::{self, Builder, Details, Ident, KeyUse};
 use crate::{
     DecoyEntry, ExpectedAlert, PlantedEvent, RULE_CORRELATED_ELEVATED_ALERTS,
     RULE_FAILED_API_SPIKE, RULE_FIRST_SEEN_SOURCE_IP, RULE_UNAUTHORIZED_API_CALL,
-    RULE_USER_AGENT_NEW_IP, Scenario, ScenarioEntry,
+    RULE_USER_AGENT_NEW_IP, Scenario, ScenarioEntry, RULE_CONSOLE_NO_MFA, RULE_FIRST_CALLER_IDENTITY,
+    RULE_KEY_FOR_ANOTHER_USER, RULE_MANY_COUNTRIES, RULE_NEW_KEY_USED, RULE_QUARANTINE_POLICY,
+    RULE_SESSION_TOKEN_ADDRESSES, RULE_SESSION_TOKEN_IAM,
 };
 
 const HOUR: i64 = 3600;
@@ -22,6 +24,13 @@ const HOUR: i64 = 3600;
 /// Retrieval": more than 20 `GetSecretValue` by one identity).
 const SIGMA_MASS_SECRET_RETRIEVAL: &str = "sigma-45251c1d-3fda-47d4-a990-b7ce4d635fc0";
 const DAY: i64 = 86_400;
+/// `additionalEventData` of a console sign-in with a password alone.
+const NO_MFA_SIGN_IN: &str = r#"{"LoginTo":"https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_us-east-1_$HEX16","MobileVersion":"No","MFAUsed":"No"}"#;
+
+/// The start of the UTC hour of `t` (seconds): the bucket of Sigma alerts.
+fn hour_of(t: i64) -> i64 {
+    t.div_euclid(HOUR) * HOUR
+}
 const ALL_RULES: [&str; 5] = [
     RULE_FAILED_API_SPIKE,
     RULE_FIRST_SEEN_SOURCE_IP,
@@ -92,7 +101,15 @@ impl Planter<'_, '_> {
             region: region_index(region),
             account: self.b.world.actors[actor].account,
             err,
+            details: 0,
         }
+    }
+
+    /// `ev` with its own request details.
+    fn with_details(&mut self, mut ev: Ev, details: Details) -> Ev {
+        self.b.world.details.push(details);
+        ev.details = self.b.world.details.len() as u16;
+        ev
     }
 
     fn keep(&mut self, steps: &[Step]) {
@@ -668,6 +685,389 @@ impl Planter<'_, '_> {
         ))
     }
 
+    /// `aws-compromised-key-quarantine-policy`: AWS's quarantine policy attached to a user.
+    fn quarantine_policy(&mut self) -> io::Result<ScenarioEntry> {
+        let admin = self.new_key(
+            world::IAM_ADMIN,
+            "US",
+            KeyUse::Scenario,
+            "scenario quarantine-policy".into(),
+            true,
+        )?;
+        let victim = self.new_key(
+            world::DEVELOPER,
+            "US",
+            KeyUse::Scenario,
+            "scenario quarantine-policy (the leaked key's user)".into(),
+            false,
+        )?;
+        let (home, agent) = self.home(admin);
+        let user = self.b.world.actors[victim].user_name().to_owned();
+        let t0 = self.at(self.days - 2, 9) + 14 * 60 + 3;
+        let ev = self.ev(admin, t0, "AttachUserPolicy", "us-east-1", home, agent, ERR_NONE);
+        let ev = self.with_details(
+            ev,
+            Details {
+                request: Some(format!(
+                    r#"{{"userName":"{user}","policyArn":"arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}}"#
+                )),
+                ..Details::default()
+            },
+        );
+        let steps = [Step {
+            ev,
+            step: "quarantine",
+        }];
+        self.keep(&steps);
+        let alert = self.alert(
+            RULE_QUARANTINE_POLICY,
+            hour_of(ev.t),
+            &[ev],
+            json!({"user": user}),
+        );
+        let desc = format!(
+            "IAM administrator key attaches AWSCompromisedKeyQuarantineV3 to user {user} at {}",
+            iso(ev.t)
+        );
+        Ok(self.scenario_entry(Scenario::QuarantinePolicy, admin, desc, &steps, vec![alert]))
+    }
+
+    /// `aws-iam-calls-with-user-session-token` and `aws-temporary-token-several-addresses`.
+    fn session_token_abuse(&mut self) -> io::Result<ScenarioEntry> {
+        let k = self.new_key(
+            world::DEVELOPER,
+            "US",
+            KeyUse::Scenario,
+            "scenario session-token-abuse".into(),
+            true,
+        )?;
+        let (home, agent) = self.home(k);
+        let abroad = self.b.public_addr("NL")?;
+        let t0 = self.at(self.days - 3, 15) + 2 * 60 + 9;
+        let mint = self.ev(k, t0, "GetSessionToken", "us-east-1", home, agent, ERR_NONE);
+        let s = self.b.add_session_of(k, render::minted_key(&mint));
+        let mut steps = vec![Step {
+            ev: mint,
+            step: "mint-session",
+        }];
+        let mut session = Vec::new();
+        for (dt, api, addr) in [
+            (60, "ListUsers", home),
+            (75, "ListAccessKeys", home),
+            (1210, "ListUsers", abroad),
+            (1236, "ListAttachedUserPolicies", abroad),
+        ] {
+            let ev = self.ev(s, t0 + dt, api, "us-east-1", addr, agent, ERR_NONE);
+            session.push(ev);
+            steps.push(Step {
+                ev,
+                step: if addr == home {
+                    "session-iam-call"
+                } else {
+                    "session-from-abroad"
+                },
+            });
+        }
+        self.keep(&steps);
+        let bucket = hour_of(session[0].t);
+        let iam = self.alert(
+            RULE_SESSION_TOKEN_IAM,
+            bucket,
+            &session,
+            json!({"note": "on the session key; its root key (lineage) is the long-term key"}),
+        );
+        // Raised by the first call from the second address.
+        let addresses = self.alert(
+            RULE_SESSION_TOKEN_ADDRESSES,
+            bucket,
+            &session[..3],
+            json!({"note": "two addresses within the hour"}),
+        );
+        let w = &self.b.world;
+        let desc = format!(
+            "US developer key mints a session token from its usual address at {}; the session calls IAM from there, then from {} (NL) twenty minutes later",
+            iso(mint.t),
+            w.addrs[abroad as usize]
+        );
+        Ok(self.scenario_entry(
+            Scenario::SessionTokenAbuse,
+            k,
+            desc,
+            &steps,
+            vec![iam, addresses],
+        ))
+    }
+
+    /// `aws-iam-access-key-created-for-another-user` and `aws-new-access-key-used-within-a-day`.
+    fn key_for_another_user(&mut self) -> io::Result<ScenarioEntry> {
+        let admin = self.new_key(
+            world::IAM_ADMIN,
+            "GB",
+            KeyUse::Scenario,
+            "scenario key-for-another-user".into(),
+            true,
+        )?;
+        let victim = self.new_key(
+            world::DEVELOPER,
+            "GB",
+            KeyUse::Scenario,
+            "scenario key-for-another-user (the backdoored user)".into(),
+            false,
+        )?;
+        let (home, agent) = self.home(admin);
+        let (_, victim_agent) = self.home(victim);
+        let user = self.b.world.actors[victim].user_name().to_owned();
+        let abroad = self.b.public_addr("BR")?;
+        let t0 = self.at(self.days - 3, 11) + 51 * 60 + 40;
+        let create = self.ev(admin, t0, "CreateAccessKey", "us-east-1", home, agent, ERR_NONE);
+        let create = self.with_details(
+            create,
+            Details {
+                request: Some(format!(r#"{{"userName":"{user}"}}"#)),
+                response: Some(format!(
+                    r#"{{"accessKey":{{"userName":"{user}","accessKeyId":"$AKIANEW","status":"Active","createDate":"$TIMEIAM"}}}}"#
+                )),
+                ..Details::default()
+            },
+        );
+        let new_key = render::created_key(&create);
+        let backdoor = self.b.add_session_of(victim, new_key.clone());
+        let mut steps = vec![Step {
+            ev: create,
+            step: "create-key",
+        }];
+        let mut uses = Vec::new();
+        for (dt, api) in [
+            (3 * HOUR + 611, "ListBuckets"),
+            (3 * HOUR + 640, "ListUsers"),
+            (3 * HOUR + 702, "ListRoles"),
+        ] {
+            let ev = self.ev(
+                backdoor,
+                t0 + dt,
+                api,
+                "us-east-1",
+                abroad,
+                victim_agent,
+                ERR_NONE,
+            );
+            uses.push(ev);
+            steps.push(Step {
+                ev,
+                step: "new-key-used",
+            });
+        }
+        self.keep(&steps);
+        let created = self.alert(
+            RULE_KEY_FOR_ANOTHER_USER,
+            hour_of(create.t),
+            &[create],
+            json!({"user": user, "new_key": new_key}),
+        );
+        // Raised by the new key's first call: the creation, then that call.
+        let sequence = [create, uses[0]];
+        let used = self.alert(
+            RULE_NEW_KEY_USED,
+            hour_of(uses[0].t),
+            &sequence,
+            json!({"new_key": new_key}),
+        );
+        let d2 = self.alert(
+            RULE_FIRST_SEEN_SOURCE_IP,
+            uses[0].t,
+            &uses[..1],
+            json!({"note": "the new key's first address"}),
+        );
+        let d3 = self.alert(
+            RULE_USER_AGENT_NEW_IP,
+            uses[0].t,
+            &uses[..1],
+            json!({"note": "a new key has no known user agent or address"}),
+        );
+        let d5 = self.alert(
+            RULE_CORRELATED_ELEVATED_ALERTS,
+            uses[0].t,
+            &uses[..1],
+            json!({"anchor_rule": RULE_FIRST_SEEN_SOURCE_IP, "correlated_rules": [RULE_USER_AGENT_NEW_IP]}),
+        );
+        let w = &self.b.world;
+        let desc = format!(
+            "GB administrator key creates access key {new_key} for user {user} at {}; the new key lists buckets, users and roles from {} (BR) three hours later",
+            iso(create.t),
+            w.addrs[abroad as usize]
+        );
+        Ok(self.scenario_entry(
+            Scenario::KeyForAnotherUser,
+            admin,
+            desc,
+            &steps,
+            vec![created, used, d2, d3, d5],
+        ))
+    }
+
+    /// `aws-akia-first-get-caller-identity`: a key's first `GetCallerIdentity`, from a new address.
+    fn first_caller_identity(&mut self) -> io::Result<ScenarioEntry> {
+        let k = self.new_key(
+            world::BACKUP,
+            "FR",
+            KeyUse::Scenario,
+            "scenario first-caller-identity".into(),
+            false,
+        )?;
+        let (_, agent) = self.home(k);
+        let thief = self.b.public_addr("DE")?;
+        let t0 = self.at(self.days - 2, 21) + 33 * 60 + 8;
+        let whoami = self.ev(k, t0, "GetCallerIdentity", "us-east-1", thief, agent, ERR_NONE);
+        let list = self.ev(k, t0 + 47, "ListBuckets", "us-east-1", thief, agent, ERR_NONE);
+        let steps = [
+            Step {
+                ev: whoami,
+                step: "first-whoami",
+            },
+            Step {
+                ev: list,
+                step: "discovery",
+            },
+        ];
+        self.keep(&steps);
+        let gci = self.alert(
+            RULE_FIRST_CALLER_IDENTITY,
+            hour_of(whoami.t),
+            &[whoami],
+            json!({"note": "the backup key never called GetCallerIdentity before"}),
+        );
+        let d2 = self.alert(
+            RULE_FIRST_SEEN_SOURCE_IP,
+            whoami.t,
+            &[whoami],
+            json!({"note": "the thief's address"}),
+        );
+        let d5 = self.alert(
+            RULE_CORRELATED_ELEVATED_ALERTS,
+            whoami.t,
+            &[whoami],
+            json!({"anchor_rule": RULE_FIRST_SEEN_SOURCE_IP, "correlated_rules": [RULE_FIRST_CALLER_IDENTITY]}),
+        );
+        let w = &self.b.world;
+        let desc = format!(
+            "FR backup key, which never calls GetCallerIdentity, calls it from a new DE address {} at {}, then lists buckets",
+            w.addrs[thief as usize],
+            iso(whoami.t)
+        );
+        Ok(self.scenario_entry(
+            Scenario::FirstCallerIdentity,
+            k,
+            desc,
+            &steps,
+            vec![gci, d2, d5],
+        ))
+    }
+
+    /// `aws-console-login-without-mfa-new-user`: two sign-ins without MFA a day apart.
+    fn console_no_mfa(&mut self) -> io::Result<ScenarioEntry> {
+        let user = self
+            .b
+            .world
+            .actors
+            .iter()
+            .position(|a| matches!(a.ident, Ident::ConsoleUser { .. }))
+            .expect("the console user exists");
+        let (home, agent) = self.home(user);
+        let mut steps = Vec::new();
+        for (d, hour, off) in [(self.days - 3, 8, 12 * 60 + 5), (self.days - 2, 8, 3 * 60 + 44)] {
+            let ev = self.ev(
+                user,
+                self.at(d, hour) + off,
+                "ConsoleLogin",
+                "us-east-1",
+                home,
+                agent,
+                ERR_NONE,
+            );
+            let ev = self.with_details(
+                ev,
+                Details {
+                    additional: Some(NO_MFA_SIGN_IN.to_owned()),
+                    ..Details::default()
+                },
+            );
+            steps.push(Step {
+                ev,
+                step: "sign-in-without-mfa",
+            });
+        }
+        self.keep(&steps);
+        let first = steps[0].ev;
+        let alert = self.alert(
+            RULE_CONSOLE_NO_MFA,
+            hour_of(first.t),
+            &[first],
+            json!({"note": "the second sign-in a day later is known (7-day history)"}),
+        );
+        let desc = format!(
+            "the console user signs in without MFA at {} and again at {}",
+            iso(first.t),
+            iso(steps[1].ev.t)
+        );
+        Ok(self.scenario_entry(Scenario::ConsoleNoMfa, user, desc, &steps, vec![alert]))
+    }
+
+    /// `aws-akia-many-countries-in-a-day`: a key from three countries within a day.
+    fn many_countries(&mut self) -> io::Result<ScenarioEntry> {
+        let k = self.new_key(
+            world::DEVELOPER,
+            "US",
+            KeyUse::Scenario,
+            "scenario many-countries".into(),
+            false,
+        )?;
+        let (home, agent) = self.home(k);
+        let de = self.b.public_addr("DE")?;
+        let sg = self.b.public_addr("SG")?;
+        let t0 = self.at(self.days - 2, 2) + 5 * 60 + 30;
+        let mut steps = Vec::new();
+        for (dt, api, addr, step) in [
+            (0, "DescribeInstances", home, "home"),
+            (3 * HOUR + 100, "ListBuckets", de, "second-country"),
+            (9 * HOUR + 2000, "ListBuckets", sg, "third-country"),
+        ] {
+            let ev = self.ev(k, t0 + dt, api, "us-east-1", addr, agent, ERR_NONE);
+            steps.push(Step { ev, step });
+        }
+        self.keep(&steps);
+        let evs: Vec<Ev> = steps.iter().map(|s| s.ev).collect();
+        let third = evs[2];
+        let countries = self.alert(
+            RULE_MANY_COUNTRIES,
+            hour_of(third.t),
+            &evs,
+            json!({"countries": 3, "note": "the evidence also holds the key's usual calls of the 24 hours"}),
+        );
+        let mut expected = vec![countries];
+        for ev in &evs[1..] {
+            expected.push(self.alert(
+                RULE_FIRST_SEEN_SOURCE_IP,
+                ev.t,
+                &[*ev],
+                json!({"note": "a new address"}),
+            ));
+        }
+        expected.push(self.alert(
+            RULE_CORRELATED_ELEVATED_ALERTS,
+            evs[1].t,
+            &evs[1..2],
+            json!({"anchor_rule": RULE_FIRST_SEEN_SOURCE_IP, "correlated_rules": [RULE_MANY_COUNTRIES]}),
+        ));
+        let w = &self.b.world;
+        let desc = format!(
+            "US developer key calls from home at {}, from {} (DE) and from {} (SG) within ten hours",
+            iso(t0),
+            w.addrs[de as usize],
+            w.addrs[sg as usize]
+        );
+        Ok(self.scenario_entry(Scenario::ManyCountries, k, desc, &steps, expected))
+    }
+
     fn decoys(&mut self) -> io::Result<Vec<DecoyEntry>> {
         let mut out = Vec::new();
 
@@ -877,24 +1277,38 @@ pub(crate) fn plan(
         days,
         all: Vec::new(),
     };
+    // The scenarios of D1–D5 and the decoys first, then those of the stolen-key rules: naming
+    // one of these leaves the keys and events of the others and of the decoys as they were.
+    let plant = |p: &mut Planter<'_, '_>, sc: Scenario| match sc {
+        Scenario::FailedApiSpike => p.failed_api_spike(),
+        Scenario::FirstSeenSourceIp => p.first_seen_ip(),
+        Scenario::UserAgentNewIp => p.new_user_agent_ip(),
+        Scenario::UnauthorizedBurst => p.unauthorized_burst(),
+        Scenario::StolenKeySession => p.stolen_key_session(),
+        Scenario::QuarantinePolicy => p.quarantine_policy(),
+        Scenario::SessionTokenAbuse => p.session_token_abuse(),
+        Scenario::KeyForAnotherUser => p.key_for_another_user(),
+        Scenario::FirstCallerIdentity => p.first_caller_identity(),
+        Scenario::ConsoleNoMfa => p.console_no_mfa(),
+        Scenario::ManyCountries => p.many_countries(),
+    };
     let mut entries = Vec::new();
+    let later = |sc: &Scenario| Scenario::STOLEN_KEY_RULES.contains(sc);
     for sc in Scenario::KNOWN {
-        if !scenarios.contains(&sc) {
-            continue;
+        if scenarios.contains(&sc) && !later(&sc) {
+            entries.push(plant(&mut p, sc)?);
         }
-        entries.push(match sc {
-            Scenario::StolenKeySession => p.stolen_key_session()?,
-            Scenario::FailedApiSpike => p.failed_api_spike()?,
-            Scenario::FirstSeenSourceIp => p.first_seen_ip()?,
-            Scenario::UserAgentNewIp => p.new_user_agent_ip()?,
-            Scenario::UnauthorizedBurst => p.unauthorized_burst()?,
-        });
     }
-    let decoys = if entries.is_empty() {
+    let decoys = if scenarios.is_empty() {
         Vec::new()
     } else {
         p.decoys()?
     };
+    for sc in Scenario::STOLEN_KEY_RULES {
+        if scenarios.contains(&sc) {
+            entries.push(plant(&mut p, sc)?);
+        }
+    }
     let mut planted = std::mem::take(&mut p.all);
     planted.sort_by_key(|e| e.t);
     Ok(Plan {

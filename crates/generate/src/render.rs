@@ -4,7 +4,7 @@ use crate::catalog::{self, APIS, ApiDef, Kind, REGIONS, Svc};
 use crate::json::{push_escaped, push_str, push_u64};
 use crate::rng::{self, ALNUM, BASE64, KEY_ALPHABET, Mix, UPPER_ALNUM, domain, mix64};
 use crate::time::{push_iam_date, push_iso};
-use crate::world::{Account, Actor, AddrKind, Ident, RoleFlavor, World};
+use crate::world::{Account, Actor, AddrKind, Details, Ident, RoleFlavor, World};
 
 /// One event to write: everything else follows from the world and the per-event seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub(crate) struct Ev {
     pub account: u8,
     /// [`ERR_NONE`], [`ERR_DENIED`], [`ERR_THROTTLE`] or `1 + index` into the operation's errors.
     pub err: u8,
+    /// `0`, or `1 + index` into [`World::details`]: request details a planted event carries
+    /// instead of its operation's templates.
+    pub details: u16,
 }
 
 pub(crate) const ERR_NONE: u8 = 0;
@@ -697,17 +700,30 @@ pub(crate) fn render(out: &mut Vec<u8>, w: &World, tpl: &Templates, ev: &Ev) {
             out.push(b'"');
         }
     }
+    // A planted event's own details are compiled here, per event: there are a handful of them.
+    let details = ev
+        .details
+        .checked_sub(1)
+        .map(|i| &w.details[i as usize]);
+    let own = |part: fn(&Details) -> &Option<String>| {
+        details.and_then(|d| part(d).as_deref().map(Tpl::compile))
+    };
+    let (req, resp, extra) = (
+        own(|d| &d.request),
+        own(|d| &d.response),
+        own(|d| &d.additional),
+    );
     out.extend_from_slice(b",\"requestParameters\":");
-    match &tpl.req[ai] {
+    match req.as_ref().or(tpl.req[ai].as_ref()) {
         Some(t) => t.write(out, &c),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"responseElements\":");
-    match (&tpl.resp[ai], ev.err) {
+    match (resp.as_ref().or(tpl.resp[ai].as_ref()), ev.err) {
         (Some(t), ERR_NONE) => t.write(out, &c),
         _ => out.extend_from_slice(b"null"),
     }
-    if let Some(t) = &tpl.extra[ai] {
+    if let Some(t) = extra.as_ref().or(tpl.extra[ai].as_ref()) {
         out.extend_from_slice(b",\"additionalEventData\":");
         t.write(out, &c);
     }
@@ -779,14 +795,24 @@ pub(crate) fn render(out: &mut Vec<u8>, w: &World, tpl: &Templates, ev: &Ev) {
     out.push(b'}');
 }
 
+/// The key `CreateAccessKey` names in its response (`$AKIANEW`).
+pub(crate) fn created_key(ev: &Ev) -> String {
+    drawn_key(ev, Var::AkiaNew, b"AKIA")
+}
+
 /// The temporary key a minting call (`GetSessionToken`, `AssumeRole`) names in its response
-/// (`$ASIANEW`): drawn from the event's seed exactly as [`Ctx::var`] draws it.
+/// (`$ASIANEW`).
 pub(crate) fn minted_key(ev: &Ev) -> String {
-    let salt = Var::AsiaNew as u64;
+    drawn_key(ev, Var::AsiaNew, b"ASIA")
+}
+
+/// A key placeholder's value, drawn from the event's seed exactly as [`Ctx::var`] draws it.
+fn drawn_key(ev: &Ev, var: Var, prefix: &[u8]) -> String {
+    let salt = var as u64;
     let mut m = Mix(mix64(
         ev.seed ^ (salt + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     ));
-    let mut out = b"ASIA".to_vec();
+    let mut out = prefix.to_vec();
     rng::push_chars(&mut out, &mut m, KEY_ALPHABET, 16);
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -146,7 +146,21 @@ pub(crate) struct World {
     /// Kind of each address.
     pub addr_kind: Vec<AddrKind>,
     pub agents: Vec<String>,
+    /// Request details of planted events ([`Ev::details`](crate::render::Ev)).
+    pub details: Vec<Details>,
     addr_index: HashMap<String, u16>,
+}
+
+/// What a planted event says instead of its operation's templates (each part is a template
+/// with the same `$NAME` placeholders; `None` keeps the operation's own).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Details {
+    /// `requestParameters`.
+    pub request: Option<String>,
+    /// `responseElements` (written on success only).
+    pub response: Option<String>,
+    /// `additionalEventData`.
+    pub additional: Option<String>,
 }
 
 impl World {
@@ -315,6 +329,28 @@ pub(crate) const TERRAFORM: Archetype = Archetype {
     all_regions: false,
 };
 
+pub(crate) const BACKUP: Archetype = Archetype {
+    name: "backup",
+    profile: catalog::BACKUP,
+    agents: catalog::SDK_AGENTS,
+    human: false,
+    rate: 3,
+    service_user: true,
+    max_ips: 1,
+    all_regions: false,
+};
+
+pub(crate) const IAM_ADMIN: Archetype = Archetype {
+    name: "iam-admin",
+    profile: catalog::IAM_ADMIN,
+    agents: catalog::CLI_AGENTS,
+    human: true,
+    rate: 3,
+    service_user: false,
+    max_ips: 2,
+    all_regions: false,
+};
+
 const ARCHETYPES: [Archetype; 8] = [
     DEVELOPER,
     TERRAFORM,
@@ -329,16 +365,7 @@ const ARCHETYPES: [Archetype; 8] = [
         all_regions: false,
     },
     DEVELOPER,
-    Archetype {
-        name: "backup",
-        profile: catalog::BACKUP,
-        agents: catalog::SDK_AGENTS,
-        human: false,
-        rate: 3,
-        service_user: true,
-        max_ips: 1,
-        all_regions: false,
-    },
+    BACKUP,
     Archetype {
         name: "inventory",
         profile: catalog::INVENTORY,
@@ -349,16 +376,7 @@ const ARCHETYPES: [Archetype; 8] = [
         max_ips: 1,
         all_regions: true,
     },
-    Archetype {
-        name: "iam-admin",
-        profile: catalog::IAM_ADMIN,
-        agents: catalog::CLI_AGENTS,
-        human: true,
-        rate: 3,
-        service_user: false,
-        max_ips: 2,
-        all_regions: false,
-    },
+    IAM_ADMIN,
     Archetype {
         name: "monitoring",
         profile: catalog::MONITORING,
@@ -410,6 +428,7 @@ impl<'g> Builder<'g> {
                 addr_country: Vec::new(),
                 addr_kind: Vec::new(),
                 agents: Vec::new(),
+                details: Vec::new(),
                 addr_index: HashMap::new(),
             },
             rng: rng::stream(seed, domain::WORLD, 0),

@@ -85,8 +85,13 @@ pub struct Event {
     pub extra: Vec<(u16, Str)>,
 }
 
-/// The CloudTrail paths the fixed schema holds (see [`Event::fixed_field`]).
-pub const FIXED_FIELDS: [&str; 17] = [
+/// The path under which rules read the GeoIP country of `sourceIPAddress` (Elastic's ECS name
+/// for it): not a CloudTrail field, but filled in by enrichment before any rule runs.
+pub const SOURCE_COUNTRY_FIELD: &str = "source.geo.country_iso_code";
+
+/// The CloudTrail paths the fixed schema holds (see [`Event::fixed_field`]), and the enriched
+/// [`SOURCE_COUNTRY_FIELD`].
+pub const FIXED_FIELDS: [&str; 18] = [
     "eventSource",
     "eventName",
     "awsRegion",
@@ -104,6 +109,7 @@ pub const FIXED_FIELDS: [&str; 17] = [
     "userIdentity.accountId",
     "userIdentity.accessKeyId",
     "userIdentity.userName",
+    SOURCE_COUNTRY_FIELD,
 ];
 
 /// An ISO 3166-1 alpha-2 country code such as `US`, stored inline.
@@ -213,6 +219,7 @@ impl Event {
             "userIdentity.accountId" => &self.user.account_id,
             "userIdentity.accessKeyId" => &self.user.access_key_id,
             "userIdentity.userName" => &self.user.user_name,
+            SOURCE_COUNTRY_FIELD => self.country.as_ref().map_or("", Country::as_str),
             _ => return None,
         };
         Some((!v.is_empty()).then_some(v))

@@ -192,10 +192,9 @@ pub struct SigmaDetector {
     /// correlation index, and group.
     keyed: BTreeMap<Timestamp, BTreeMap<(Keyed, usize, String), KeyedGroup>>,
     correlator: Option<Correlator>,
-    /// Per rule: the combinations a new-terms rule has seen.
-    histories: Vec<History>,
-    /// The time of the first event (new-terms warm-ups count from it).
-    data_start: Option<Timestamp>,
+    /// Per rule: the combinations a new-terms rule has seen and its warm-up (`None` for the
+    /// other rules).
+    histories: Vec<Option<History>>,
     /// When the state of new-terms and correlation rules was last swept of what is too old to
     /// matter.
     swept: Timestamp,
@@ -246,7 +245,11 @@ impl SigmaDetector {
         let windows = engine.rules().iter().map(|_| Window::default()).collect();
         let correlator = (!engine.correlations().is_empty())
             .then(|| Correlator::new(engine.rules(), engine.correlations()));
-        let histories = engine.rules().iter().map(|_| History::default()).collect();
+        let histories = engine
+            .rules()
+            .iter()
+            .map(|r| r.new_terms.as_ref().map(History::new))
+            .collect();
         Self {
             engine,
             options,
@@ -255,7 +258,6 @@ impl SigmaDetector {
             keyed: BTreeMap::new(),
             correlator,
             histories,
-            data_start: None,
             swept: Timestamp::MIN,
             ready: Vec::new(),
             hits: Vec::new(),
@@ -344,8 +346,8 @@ impl SigmaDetector {
         self.swept = now;
         let engine = Arc::clone(&self.engine);
         for (i, r) in engine.rules().iter().enumerate() {
-            if let Some(nt) = &r.new_terms {
-                self.histories[i].forget_before(nt, now);
+            if let (Some(nt), Some(h)) = (&r.new_terms, self.histories[i].as_mut()) {
+                h.forget_before(nt, now);
             }
         }
         if let Some(c) = self.correlator.as_mut() {
@@ -360,8 +362,10 @@ impl SigmaDetector {
         let r = &engine.rules()[rule];
         let Some(nt) = &r.new_terms else { return };
         let view = engine.view(e);
-        let start = self.data_start.unwrap_or(e.time);
-        let Some((values, new)) = self.histories[rule].observe(nt, &view, e.time, start) else {
+        let Some(history) = self.histories[rule].as_mut() else {
+            return;
+        };
+        let Some((values, new)) = history.observe(nt, &view, e.time) else {
             return;
         };
         let bucket = crate::correlation::bucket_of(e.time, self.options.bucket);
@@ -417,7 +421,9 @@ impl Detector for SigmaDetector {
     fn observe(&mut self, e: &Event) {
         let bucket = self.options.bucket.nanos().max(1);
         self.close_until(e.time.div_euclid(bucket) * bucket - self.options.grace.nanos());
-        self.data_start.get_or_insert(e.time);
+        for h in self.histories.iter_mut().flatten() {
+            h.tick(e.time);
+        }
         self.sweep(e.time);
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use crate::Level;
 use crate::aggregation::Aggregation;
 
-/// The shipped rules: (name, YAML), from `rules/sigma/aws/cloudtrail/` at build time.
+/// The shipped rules: (name, YAML), from `rules/sigma/aws/cloudtrail/` (SigmaHQ's) and
+/// `rules/sigma/trailhound/` (Trailhound's own) at build time.
 pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
 /// Trailhound's corrections of shipped rules that cannot work as written against what CloudTrail
@@ -23,10 +24,16 @@ pub const OVERRIDES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/overr
 
 /// Shipped rules that are off unless `[sigma] enable` names them, with the reason: they assume
 /// something about the trail that Trailhound cannot know.
-pub const OFF_BY_DEFAULT: &[(&str, &str)] = &[(
-    "37e1e3d8-3bd8-4f8e-904c-42ac8138c884",
-    "assumes the trail is the AWS Organizations management account's: on any other account it raises every write call of every person and key, hourly",
-)];
+pub const OFF_BY_DEFAULT: &[(&str, &str)] = &[
+    (
+        "37e1e3d8-3bd8-4f8e-904c-42ac8138c884",
+        "assumes the trail is the AWS Organizations management account's: on any other account it raises every write call of every person and key, hourly",
+    ),
+    (
+        "77caf516-34e5-4df9-b4db-20744fea0a60",
+        "raises every console sign-in without MFA; aws-console-login-without-mfa-new-user raises the first one per user in 7 days",
+    ),
+];
 
 /// The text of a shipped rule file after the overrides: the override of the same file name, if
 /// any (with its path), else the shipped text.

@@ -15,7 +15,8 @@
 //!   fields: [userIdentity.accessKeyId, sourceIPAddress]   # one to three event field paths
 //!   history_window: 30d      # a combination not seen for this long is new again
 //!   warm_up: 7d              # optional (default: the history window): the first days of the
-//!                            # data only build the history, as nothing before them is known
+//!                            # data only build the history, as nothing before them is known;
+//!                            # 0s: every first sighting alerts
 //! remediation: Confirm with the owner of {userIdentity.arn} …   # optional, {field} filled in
 //! ```
 //!
@@ -28,6 +29,7 @@
 use std::collections::HashMap;
 
 use trailhound_detect::Span;
+use trailhound_detect::history::WarmUp;
 use trailhound_model::Timestamp;
 
 use crate::engine::EventView;
@@ -107,7 +109,8 @@ pub(crate) fn split(doc: &str, first_line: usize) -> Result<(String, NewTerms), 
                 let s: Span = text
                     .parse()
                     .map_err(|e| err(key, &format!("{text:?}: {e}")))?;
-                if s.nanos() <= 0 {
+                // A warm-up of zero is allowed: every first sighting then alerts.
+                if s.nanos() < 0 || (s.nanos() == 0 && required) {
                     return Err(err(key, "must be positive"));
                 }
                 Ok(Some(s))
@@ -128,13 +131,31 @@ pub(crate) fn split(doc: &str, first_line: usize) -> Result<(String, NewTerms), 
     ))
 }
 
-/// What one new-terms rule remembers: when each combination was last seen.
-#[derive(Debug, Default)]
+/// What one new-terms rule remembers: when each combination was last seen, and its warm-up
+/// (at the start of the data and again after a gap longer than the history window, as for D2
+/// and D3: [`WarmUp`]).
+#[derive(Debug)]
 pub(crate) struct History {
     last_seen: HashMap<Vec<String>, Timestamp, ahash::RandomState>,
+    warm_up: WarmUp,
+    warming: bool,
 }
 
 impl History {
+    /// An empty history for `nt`.
+    pub fn new(nt: &NewTerms) -> Self {
+        Self {
+            last_seen: HashMap::default(),
+            warm_up: WarmUp::new(nt.warm_up.nanos(), nt.history_window.nanos()),
+            warming: true,
+        }
+    }
+
+    /// Sees the time of every event of the stream, before [`History::observe`].
+    pub fn tick(&mut self, time: Timestamp) {
+        self.warming = self.warm_up.observe(time);
+    }
+
     /// Forgets the combinations last seen more than the history window before `now`: they are
     /// new again anyway, so memory stays bounded by the combinations of one window.
     pub fn forget_before(&mut self, nt: &NewTerms, now: Timestamp) {
@@ -149,14 +170,12 @@ impl History {
     }
 
     /// Records an event that passed the rule's detection: its combination of values (`None`
-    /// when a field is missing), and whether it is new and past the warm-up (`data_start` is
-    /// the first event of the data).
+    /// when a field is missing), and whether it is new and past the warm-up.
     pub fn observe(
         &mut self,
         nt: &NewTerms,
         view: &EventView<'_>,
         time: Timestamp,
-        data_start: Timestamp,
     ) -> Option<(Vec<String>, bool)> {
         let values: Vec<String> = nt
             .fields
@@ -172,7 +191,7 @@ impl History {
             }
         };
         let new = seen.is_none_or(|t| time - t > nt.history_window.nanos());
-        Some((values, new && time >= data_start + nt.warm_up.nanos()))
+        Some((values, new && !self.warming))
     }
 }
 
@@ -221,7 +240,7 @@ mod tests {
         };
         let engine = crate::SigmaEngine::new(Vec::new());
         let verdicts = |forget: bool| {
-            let mut h = History::default();
+            let mut h = History::new(&nt);
             let mut out = Vec::new();
             for (day, ip) in [(0, "a"), (1, "b"), (2, "a"), (5, "b"), (6, "c"), (9, "a")] {
                 let e = Event {
@@ -232,14 +251,17 @@ mod tests {
                 if forget {
                     h.forget_before(&nt, e.time);
                 }
-                out.push(h.observe(&nt, &engine.view(&e), e.time, 0).unwrap().1);
+                h.tick(e.time);
+                out.push(h.observe(&nt, &engine.view(&e), e.time).unwrap().1);
             }
             (out, h.len())
         };
         let (kept, all) = verdicts(false);
         let (forgot, few) = verdicts(true);
         assert_eq!(kept, forgot);
-        assert_eq!(kept, [false, true, false, true, true, true]);
+        // Day 0 is the warm-up; days 2 to 5 are a gap longer than the window, so day 5 warms
+        // up again.
+        assert_eq!(kept, [false, true, false, false, true, true]);
         assert_eq!((all, few), (3, 1));
     }
 }

@@ -1,0 +1,221 @@
+//! Trailhound's own rules for the stolen-key story (`rules/sigma/trailhound/`), shipped as data:
+//! each fires on its planted scenario (`generate --scenarios …`) exactly as the manifest says,
+//! by rule, key, time and event id, and on nothing else in the set: not on the decoys, not on
+//! the background, not on the other scenarios' keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::bin;
+
+/// The scenarios of the stolen-key rules, with every default one (so that the decoys are there).
+const SCENARIOS: &str = "failed-api-spike,first-seen-ip,new-user-agent-ip,unauthorized-burst,quarantine-policy,session-token-abuse,key-for-another-user,first-caller-identity,console-no-mfa,many-countries";
+
+/// The alert rule ids of the shipped stolen-key rules.
+const RULES: [&str; 8] = [
+    "sigma-aws-compromised-key-quarantine-policy",
+    "sigma-aws-iam-calls-with-user-session-token",
+    "sigma-aws-temporary-token-several-addresses",
+    "sigma-aws-iam-access-key-created-for-another-user",
+    "sigma-aws-new-access-key-used-within-a-day",
+    "sigma-aws-akia-first-get-caller-identity",
+    "sigma-aws-console-login-without-mfa-new-user",
+    "sigma-aws-akia-many-countries-in-a-day",
+];
+
+/// Correlation rules: their evidence is every counted event of the group in the window, so the
+/// planted events are a subset of it.
+const WINDOWED: [&str; 3] = [
+    "sigma-aws-temporary-token-several-addresses",
+    "sigma-aws-new-access-key-used-within-a-day",
+    "sigma-aws-akia-many-countries-in-a-day",
+];
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An alert's identity: rule, key (else principal ARN) and time.
+fn id(a: &Value) -> (String, String, String) {
+    let subject = match a["access_key_id"].as_str() {
+        Some(k) if !k.is_empty() => k.to_owned(),
+        _ => a["user_arn"].as_str().unwrap().to_owned(),
+    };
+    (
+        a["rule_id"].as_str().unwrap().to_owned(),
+        subject,
+        a["time"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn each_stolen_key_rule_fires_on_its_scenario_and_nowhere_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let manifest = cli::generate(
+        &src,
+        &["--events", "3000", "--keys", "6", "--scenarios", SCENARIOS],
+    );
+    let out = cli::run_ok(
+        Command::new(bin())
+            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl"])
+            .arg(&src),
+    );
+    let alerts = cli::jsonl(&out.stdout);
+    let got: BTreeMap<_, &Value> = alerts.iter().map(|a| (id(a), a)).collect();
+
+    // Every scenario of a stolen-key rule: its alerts of these rules and of D1–D5, exactly.
+    let mut wanted = BTreeSet::new();
+    let names: BTreeSet<&str> = manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "quarantine-policy",
+        "session-token-abuse",
+        "key-for-another-user",
+        "first-caller-identity",
+        "console-no-mfa",
+        "many-countries",
+    ] {
+        assert!(names.contains(name), "{name} is listed in the manifest");
+        let sc = manifest["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        assert!(
+            sc["expected_alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["rule_id"] == sc["rule_id"]),
+            "{name}: the rule it is built for is expected"
+        );
+        let mut subjects = BTreeSet::new();
+        for e in sc["expected_alerts"].as_array().unwrap() {
+            let key = id(e);
+            subjects.insert(key.1.clone());
+            wanted.insert(key.clone());
+            let a = got
+                .get(&key)
+                .unwrap_or_else(|| panic!("{name}: no alert {key:?}"));
+            let planted = strings(&e["event_ids"]);
+            let evidence = strings(&a["event_ids"]);
+            if WINDOWED.contains(&key.0.as_str()) {
+                assert!(
+                    planted.is_subset(&evidence),
+                    "{name}: {key:?} evidence {evidence:?} lacks planted {planted:?}"
+                );
+            } else if key.0 == "aws-akia-correlated-elevated-alerts" {
+                assert!(planted.is_subset(&evidence), "{name}: {key:?}");
+                let siblings = strings(&a["details"]["sibling_rule_ids"]);
+                for r in e["details"]["correlated_rules"].as_array().unwrap() {
+                    assert!(
+                        siblings.contains(r.as_str().unwrap()),
+                        "{name}: D5 {key:?} lists {r} among {siblings:?}"
+                    );
+                }
+            } else {
+                assert_eq!(evidence, planted, "{name}: {key:?} evidence");
+            }
+        }
+        // Nothing else of these rules and of D1–D5 on the scenario's keys and principals.
+        let on_subjects: BTreeSet<_> = got
+            .keys()
+            .filter(|k| subjects.contains(&k.1))
+            .filter(|k| RULES.contains(&k.0.as_str()) || !k.0.starts_with("sigma-"))
+            .cloned()
+            .collect();
+        let expected: BTreeSet<_> = sc["expected_alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id)
+            .collect();
+        assert_eq!(on_subjects, expected, "{name}: alerts on its keys");
+    }
+
+    // Across the whole set, the stolen-key rules raise only the expected alerts, plus one true
+    // positive on the D1 scenario: the attacker's first call is GetCallerIdentity.
+    let spike = manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "failed-api-spike")
+        .unwrap();
+    let attack_hour = spike["expected_alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule_id"] == "aws-akia-failed-api-spike")
+        .unwrap()["time"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wanted.insert((
+        "sigma-aws-akia-first-get-caller-identity".to_owned(),
+        spike["access_key_id"].as_str().unwrap().to_owned(),
+        attack_hour,
+    ));
+    let fired: BTreeSet<_> = got
+        .keys()
+        .filter(|k| RULES.contains(&k.0.as_str()))
+        .cloned()
+        .collect();
+    let wanted: BTreeSet<_> = wanted
+        .into_iter()
+        .filter(|k| RULES.contains(&k.0.as_str()))
+        .collect();
+    assert_eq!(fired, wanted);
+
+    // And none on a decoy's key.
+    let decoy_keys: BTreeSet<&str> = manifest["decoys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["access_key_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !fired.iter().any(|k| decoy_keys.contains(k.1.as_str())),
+        "{fired:?}"
+    );
+}
+
+#[test]
+fn the_stolen_key_rules_are_shipped_and_listed_with_their_kind() {
+    let out = cli::run_ok(Command::new(bin()).args(["rules", "list", "--format", "jsonl"]));
+    let rows = cli::jsonl(&out.stdout);
+    let kind = |id: &str| -> String {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is listed"))["kind"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(kind("aws-compromised-key-quarantine-policy"), "sigma");
+    assert_eq!(kind("aws-akia-first-get-caller-identity"), "new terms");
+    assert_eq!(kind("aws-console-login-without-mfa-new-user"), "new terms");
+    assert_eq!(
+        kind("aws-akia-many-countries-in-a-day"),
+        "sigma correlation (value_count)"
+    );
+    assert_eq!(
+        kind("aws-new-access-key-used-within-a-day"),
+        "sigma correlation (temporal_ordered)"
+    );
+    // SigmaHQ's per-event rule is off by default: the new-terms rule replaces it.
+    assert!(!rows.iter().any(|r| r["id"] == "77caf516-34e5-4df9-b4db-20744fea0a60"));
+}
