@@ -41,13 +41,27 @@ fn table(rows: &[(&str, u64)]) -> BTreeMap<String, u64> {
     rows.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
 }
 
-/// Every Sigma alert names its rule's author (DRL 1.1) and carries the rule's metadata.
+/// Every Sigma alert names its rule's author (DRL 1.1) and carries the rule's metadata; those of
+/// new-terms and correlation rules carry theirs under `new_terms` and `sigma_correlation`.
 fn check_sigma_alerts(alerts: &[Value]) {
     for a in alerts
         .iter()
         .filter(|a| a["rule_id"].as_str().unwrap().starts_with("sigma-"))
     {
-        let sigma = &a["details"]["sigma"];
+        let details = &a["details"];
+        if let Some(rule) = ["new_terms", "sigma_correlation"]
+            .iter()
+            .map(|k| &details[*k])
+            .find(|r| r.is_object())
+        {
+            assert_eq!(
+                a["rule_id"],
+                format!("sigma-{}", rule["id"].as_str().unwrap())
+            );
+            assert_eq!(a["rule_name"], rule["title"]);
+            continue;
+        }
+        let sigma = &details["sigma"];
         let author = sigma["author"].as_str().unwrap();
         assert!(
             !author.is_empty() && a["why"].as_str().unwrap().contains(author),
@@ -76,11 +90,14 @@ fn rules_list_shows_every_shipped_rule() {
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("ID") && lines[0].contains("KIND") && lines[0].contains("SOURCE"));
-    // The four built-in detections and D5, and the 84 shipped Sigma rules but one off by
-    // default (the Organizations management account rule); two of them aggregate.
+    // The four built-in detections and D5; the 84 shipped SigmaHQ rules but two off by default
+    // (the Organizations management account rule, and the per-event console sign-in without
+    // MFA that a new-terms rule replaces), two of them aggregations; and Trailhound's 13 rule
+    // documents of the stolen-key story (4 new terms, 3 correlations, 6 detections: 4 of them
+    // only counted by the correlations).
     assert_eq!(
         *lines.last().unwrap(),
-        "88 rules: 4 built-in, 1 built-in correlation, 81 sigma, 2 sigma aggregation"
+        "99 rules: 4 built-in, 1 built-in correlation, 4 new terms, 85 sigma, 2 sigma aggregation, 1 sigma correlation (temporal_ordered), 2 sigma correlation (value_count)"
     );
     assert!(
         lines[1].starts_with("aws-akia-failed-api-spike"),
@@ -95,14 +112,14 @@ fn rules_list_shows_every_shipped_rule() {
         .args(["rules", "list", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 88);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 99);
 }
 
 #[test]
 fn rules_lint_refuses_broken_rules_with_file_and_reason() {
     let out = trailhound().args(["rules", "lint"]).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("84 rules valid, 0 files refused"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("93 rules valid, 0 files refused"));
 
     let tmp = tempfile::tempdir().unwrap();
     let head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\nlevel: low\n";
@@ -198,11 +215,13 @@ const SAMPLE: &[(&str, u64)] = &[
     ("sigma-4db60cc0-36fb-42b7-9b58-a5b53019fb74", 1), // AWS CloudTrail Important Change
     ("sigma-52a27427-d366-4152-b728-f0157aa2ba64", 2), // AWS CloudTrail General Discovery and Reconnaissance API Calls
     ("sigma-6fb77778-040f-4015-9440-572aa9b6b580", 4), // Ingress/Egress Security Group Modification
-    ("sigma-77caf516-34e5-4df9-b4db-20744fea0a60", 1), // AWS Successful Console Login Without MFA
     ("sigma-843688ba-bbe9-44ca-8986-183a24c9f734", 1), // AWS IAM Role Trust Policy Modified
     ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 97), // AWS STS AssumeRole Misuse
     ("sigma-97c282d9-e48d-4121-bb95-490a42325706", 1), // AWS RDS Snapshot Shared with External Account
     ("sigma-abae8fec-57bd-4f87-aff6-6e3db989843d", 1), // AWS Snapshot Backup Exfiltration
+    ("sigma-aws-akia-first-get-caller-identity", 1), // First GetCallerIdentity of a long-term key in 30 days
+    ("sigma-aws-console-login-without-mfa-new-user", 1), // Console sign-in without MFA, first for the user in 7 days
+    ("sigma-aws-temporary-token-several-addresses", 1), // One session token of an IAM user used from several addresses
     ("sigma-c65918ba-4482-4236-9064-b720e0776518", 1), // AWS IAM Critical Managed Policy Attachment
     ("sigma-c803b2ce-c4a2-4836-beae-b112010390b1", 1), // New Network Route Added
     ("sigma-d4a3c2b1-1e2f-4a5b-8c9d-0e1f2a3b4c5d", 1), // AWS IAM Privileged Inline Policy Creation
@@ -221,5 +240,6 @@ const GENERATED: &[(&str, u64)] = &[
     ("sigma-0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2", 12), // AWS IAM Backdoor Users Keys
     ("sigma-6fb77778-040f-4015-9440-572aa9b6b580", 27), // Ingress/Egress Security Group Modification
     ("sigma-905d389b-b853-46d0-9d3d-dea0d3a3cd49", 120), // AWS STS AssumeRole Misuse
+    ("sigma-aws-akia-first-get-caller-identity", 1), // First GetCallerIdentity of a long-term key in 30 days
     ("sigma-f305fd62-beca-47da-ad95-7690a0620084", 131), // Potential Bucket Enumeration on AWS
 ];

@@ -217,5 +217,9 @@ fn the_stolen_key_rules_are_shipped_and_listed_with_their_kind() {
         "sigma correlation (temporal_ordered)"
     );
     // SigmaHQ's per-event rule is off by default: the new-terms rule replaces it.
-    assert!(!rows.iter().any(|r| r["id"] == "77caf516-34e5-4df9-b4db-20744fea0a60"));
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["id"] == "77caf516-34e5-4df9-b4db-20744fea0a60")
+    );
 }

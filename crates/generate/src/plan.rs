@@ -12,11 +12,11 @@ use crate::rng::{self, Draw, domain};
 use crate::time::iso;
 use crate::world::{self, Builder, Details, Ident, KeyUse};
 use crate::{
-    DecoyEntry, ExpectedAlert, PlantedEvent, RULE_CORRELATED_ELEVATED_ALERTS,
-    RULE_FAILED_API_SPIKE, RULE_FIRST_SEEN_SOURCE_IP, RULE_UNAUTHORIZED_API_CALL,
-    RULE_USER_AGENT_NEW_IP, Scenario, ScenarioEntry, RULE_CONSOLE_NO_MFA, RULE_FIRST_CALLER_IDENTITY,
+    DecoyEntry, ExpectedAlert, PlantedEvent, RULE_CONSOLE_NO_MFA, RULE_CORRELATED_ELEVATED_ALERTS,
+    RULE_FAILED_API_SPIKE, RULE_FIRST_CALLER_IDENTITY, RULE_FIRST_SEEN_SOURCE_IP,
     RULE_KEY_FOR_ANOTHER_USER, RULE_MANY_COUNTRIES, RULE_NEW_KEY_USED, RULE_QUARANTINE_POLICY,
-    RULE_SESSION_TOKEN_ADDRESSES, RULE_SESSION_TOKEN_IAM,
+    RULE_SESSION_TOKEN_ADDRESSES, RULE_SESSION_TOKEN_IAM, RULE_UNAUTHORIZED_API_CALL,
+    RULE_USER_AGENT_NEW_IP, Scenario, ScenarioEntry,
 };
 
 const HOUR: i64 = 3600;
@@ -704,7 +704,15 @@ impl Planter<'_, '_> {
         let (home, agent) = self.home(admin);
         let user = self.b.world.actors[victim].user_name().to_owned();
         let t0 = self.at(self.days - 2, 9) + 14 * 60 + 3;
-        let ev = self.ev(admin, t0, "AttachUserPolicy", "us-east-1", home, agent, ERR_NONE);
+        let ev = self.ev(
+            admin,
+            t0,
+            "AttachUserPolicy",
+            "us-east-1",
+            home,
+            agent,
+            ERR_NONE,
+        );
         let ev = self.with_details(
             ev,
             Details {
@@ -819,7 +827,15 @@ impl Planter<'_, '_> {
         let user = self.b.world.actors[victim].user_name().to_owned();
         let abroad = self.b.public_addr("BR")?;
         let t0 = self.at(self.days - 3, 11) + 51 * 60 + 40;
-        let create = self.ev(admin, t0, "CreateAccessKey", "us-east-1", home, agent, ERR_NONE);
+        let create = self.ev(
+            admin,
+            t0,
+            "CreateAccessKey",
+            "us-east-1",
+            home,
+            agent,
+            ERR_NONE,
+        );
         let create = self.with_details(
             create,
             Details {
@@ -917,8 +933,24 @@ impl Planter<'_, '_> {
         let (_, agent) = self.home(k);
         let thief = self.b.public_addr("DE")?;
         let t0 = self.at(self.days - 2, 21) + 33 * 60 + 8;
-        let whoami = self.ev(k, t0, "GetCallerIdentity", "us-east-1", thief, agent, ERR_NONE);
-        let list = self.ev(k, t0 + 47, "ListBuckets", "us-east-1", thief, agent, ERR_NONE);
+        let whoami = self.ev(
+            k,
+            t0,
+            "GetCallerIdentity",
+            "us-east-1",
+            thief,
+            agent,
+            ERR_NONE,
+        );
+        let list = self.ev(
+            k,
+            t0 + 47,
+            "ListBuckets",
+            "us-east-1",
+            thief,
+            agent,
+            ERR_NONE,
+        );
         let steps = [
             Step {
                 ev: whoami,
@@ -974,7 +1006,10 @@ impl Planter<'_, '_> {
             .expect("the console user exists");
         let (home, agent) = self.home(user);
         let mut steps = Vec::new();
-        for (d, hour, off) in [(self.days - 3, 8, 12 * 60 + 5), (self.days - 2, 8, 3 * 60 + 44)] {
+        for (d, hour, off) in [
+            (self.days - 3, 8, 12 * 60 + 5),
+            (self.days - 2, 8, 3 * 60 + 44),
+        ] {
             let ev = self.ev(
                 user,
                 self.at(d, hour) + off,

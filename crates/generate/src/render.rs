@@ -701,10 +701,7 @@ pub(crate) fn render(out: &mut Vec<u8>, w: &World, tpl: &Templates, ev: &Ev) {
         }
     }
     // A planted event's own details are compiled here, per event: there are a handful of them.
-    let details = ev
-        .details
-        .checked_sub(1)
-        .map(|i| &w.details[i as usize]);
+    let details = ev.details.checked_sub(1).map(|i| &w.details[i as usize]);
     let own = |part: fn(&Details) -> &Option<String>| {
         details.and_then(|d| part(d).as_deref().map(Tpl::compile))
     };
