@@ -308,18 +308,22 @@ fn rows(set: &RuleSet) -> Vec<Row> {
     rows
 }
 
-/// The `rules list` table: id, kind, severity, title, source (long titles cut).
+/// The `rules list` table: id, kind, severity, title, source (long titles cut; the id and kind
+/// columns as wide as their longest value, at least as wide as a SigmaHQ UUID and "built-in
+/// correlation").
 fn write_table(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
+    let id_width = rows.iter().map(|r| r.id.len()).max().unwrap_or(0).max(36);
+    let kind_width = rows.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(30);
     writeln!(
         out,
-        "{:<36} {:<30} {:<9} {:<60} SOURCE",
+        "{:<id_width$} {:<kind_width$} {:<9} {:<60} SOURCE",
         "ID", "KIND", "SEVERITY", "TITLE"
     )?;
     let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in rows {
         writeln!(
             out,
-            "{:<36} {:<30} {:<9} {} {}",
+            "{:<id_width$} {:<kind_width$} {:<9} {} {}",
             r.id,
             r.kind,
             r.severity,

@@ -104,9 +104,20 @@ fn rules_list_shows_every_shipped_rule() {
         "{}",
         lines[1]
     );
-    assert!(text.contains(
-        "8ad1600d-e9dc-4251-b0ee-a65268f29add sigma                          medium    AWS Root Credentials"
-    ));
+    // Columns line up: the header's KIND starts where every row's kind starts.
+    let kind_at = lines[0].find("KIND").unwrap();
+    let root = lines
+        .iter()
+        .find(|l| l.starts_with("8ad1600d-e9dc-4251-b0ee-a65268f29add "))
+        .unwrap();
+    assert!(root[kind_at..].starts_with("sigma "), "{root}");
+    let words: Vec<&str> = root.split_whitespace().collect();
+    assert_eq!(&words[1..5], ["sigma", "medium", "AWS", "Root"], "{root}");
+    assert!(
+        lines[1..lines.len() - 1]
+            .iter()
+            .all(|l| l.as_bytes()[kind_at - 1] == b' ' && l.as_bytes()[kind_at] != b' ')
+    );
     assert!(text.contains("rules/sigma/aws/cloudtrail/aws_root_account_usage.yml"));
     let out = trailhound()
         .args(["rules", "list", "--format", "jsonl"])
