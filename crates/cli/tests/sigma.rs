@@ -92,12 +92,12 @@ fn rules_list_shows_every_shipped_rule() {
     assert!(lines[0].starts_with("ID") && lines[0].contains("KIND") && lines[0].contains("SOURCE"));
     // The four built-in detections and D5; the 84 shipped SigmaHQ rules but two off by default
     // (the Organizations management account rule, and the per-event console sign-in without
-    // MFA that a new-terms rule replaces), two of them aggregations; and Trailhound's 13 rule
-    // documents of the stolen-key story (4 new terms, 3 correlations, 6 detections: 4 of them
-    // only counted by the correlations).
+    // MFA that a new-terms rule replaces), two of them aggregations; and Trailhound's 19 rule
+    // documents (5 new terms, 3 correlations, 11 detections: 4 of them only counted by the
+    // correlations).
     assert_eq!(
         *lines.last().unwrap(),
-        "99 rules: 4 built-in, 1 built-in correlation, 4 new terms, 85 sigma, 2 sigma aggregation, 1 sigma correlation (temporal_ordered), 2 sigma correlation (value_count)"
+        "105 rules: 4 built-in, 1 built-in correlation, 5 new terms, 90 sigma, 2 sigma aggregation, 1 sigma correlation (temporal_ordered), 2 sigma correlation (value_count)"
     );
     assert!(
         lines[1].starts_with("aws-akia-failed-api-spike"),
@@ -123,14 +123,14 @@ fn rules_list_shows_every_shipped_rule() {
         .args(["rules", "list", "--format", "jsonl"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 99);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 105);
 }
 
 #[test]
 fn rules_lint_refuses_broken_rules_with_file_and_reason() {
     let out = trailhound().args(["rules", "lint"]).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("93 rules valid, 0 files refused"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("99 rules valid, 0 files refused"));
 
     let tmp = tempfile::tempdir().unwrap();
     let head = "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\nlevel: low\n";
@@ -232,6 +232,10 @@ const SAMPLE: &[(&str, u64)] = &[
     ("sigma-abae8fec-57bd-4f87-aff6-6e3db989843d", 1), // AWS Snapshot Backup Exfiltration
     ("sigma-aws-akia-first-get-caller-identity", 1), // First GetCallerIdentity of a long-term key in 30 days
     ("sigma-aws-console-login-without-mfa-new-user", 1), // Console sign-in without MFA, first for the user in 7 days
+    ("sigma-aws-ec2-get-password-data", 1), // EC2 Windows administrator password requested
+    ("sigma-aws-iam-login-profile-for-another-user", 1), // Console password created for another IAM user
+    ("sigma-aws-lambda-function-public-permission", 1), // Lambda function opened to everyone by its resource policy
+    ("sigma-aws-ssm-send-command-shell", 1), // SSM SendCommand runs a shell script on instances
     ("sigma-aws-temporary-token-several-addresses", 1), // One session token of an IAM user used from several addresses
     ("sigma-c65918ba-4482-4236-9064-b720e0776518", 1), // AWS IAM Critical Managed Policy Attachment
     ("sigma-c803b2ce-c4a2-4836-beae-b112010390b1", 1), // New Network Route Added

@@ -15,8 +15,9 @@ use cli::bin;
 /// The scenarios of the stolen-key rules, with every default one (so that the decoys are there).
 const SCENARIOS: &str = "failed-api-spike,first-seen-ip,new-user-agent-ip,unauthorized-burst,quarantine-policy,session-token-abuse,key-for-another-user,first-caller-identity,console-no-mfa,many-countries";
 
-/// The alert rule ids of the shipped stolen-key rules.
-const RULES: [&str; 8] = [
+/// The alert rule ids of Trailhound's shipped rules (the stolen-key story, then the attack
+/// techniques).
+const RULES: [&str; 14] = [
     "sigma-aws-compromised-key-quarantine-policy",
     "sigma-aws-iam-calls-with-user-session-token",
     "sigma-aws-temporary-token-several-addresses",
@@ -25,6 +26,12 @@ const RULES: [&str; 8] = [
     "sigma-aws-akia-first-get-caller-identity",
     "sigma-aws-console-login-without-mfa-new-user",
     "sigma-aws-akia-many-countries-in-a-day",
+    "sigma-aws-ssm-send-command-shell",
+    "sigma-aws-iam-login-profile-for-another-user",
+    "sigma-aws-ec2-get-password-data",
+    "sigma-aws-lambda-function-public-permission",
+    "sigma-aws-sts-federation-token",
+    "sigma-aws-ec2-user-data-modified",
 ];
 
 /// Correlation rules: their evidence is every counted event of the group in the window, so the
@@ -191,6 +198,78 @@ fn each_stolen_key_rule_fires_on_its_scenario_and_nowhere_else() {
         !fired.iter().any(|k| decoy_keys.contains(k.1.as_str())),
         "{fired:?}"
     );
+}
+
+/// The `attack-techniques` scenario: every technique of the generator's list raises the rule
+/// that names it, on the stolen key, in the technique's hour, with the technique's events as
+/// evidence; Trailhound's technique rules fire nowhere else (and on nothing in the default
+/// scenarios and decoys: the test above).
+#[test]
+fn every_claimed_attack_technique_raises_the_rule_that_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let manifest = cli::generate(
+        &src,
+        &[
+            "--events",
+            "3000",
+            "--keys",
+            "6",
+            "--scenarios",
+            "failed-api-spike,first-seen-ip,new-user-agent-ip,unauthorized-burst,attack-techniques",
+        ],
+    );
+    let out = cli::run_ok(
+        Command::new(bin())
+            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl"])
+            .arg(&src),
+    );
+    let alerts = cli::jsonl(&out.stdout);
+    let sc = manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "attack-techniques")
+        .unwrap();
+    let key = sc["access_key_id"].as_str().unwrap();
+    let expected = sc["expected_alerts"].as_array().unwrap();
+    // The 16 techniques, each once, with its own planted events (the step names the technique).
+    let techniques: BTreeSet<&str> = expected
+        .iter()
+        .map(|e| e["details"]["technique"].as_str().unwrap())
+        .collect();
+    assert_eq!(techniques.len(), 16, "{techniques:?}");
+    for e in expected {
+        let technique = e["details"]["technique"].as_str().unwrap();
+        let planted: BTreeSet<String> = sc["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["step"] == technique)
+            .map(|p| p["event_id"].as_str().unwrap().to_owned())
+            .collect();
+        let evidence = strings(&e["event_ids"]);
+        assert!(
+            evidence.is_subset(&planted) && !evidence.is_empty(),
+            "{technique}"
+        );
+        let a = alerts
+            .iter()
+            .find(|a| {
+                a["rule_id"] == e["rule_id"] && a["access_key_id"] == key && a["time"] == e["time"]
+            })
+            .unwrap_or_else(|| panic!("{technique}: no {} alert at {}", e["rule_id"], e["time"]));
+        assert_eq!(strings(&a["event_ids"]), evidence, "{technique}");
+        assert!(!a["rule_name"].as_str().unwrap().is_empty());
+    }
+    // Trailhound's rules raise nothing on any other key or principal of the set, except the
+    // D1 attacker's first GetCallerIdentity (the test above).
+    for a in &alerts {
+        let rule = a["rule_id"].as_str().unwrap();
+        if RULES.contains(&rule) && rule != "sigma-aws-akia-first-get-caller-identity" {
+            assert_eq!(a["access_key_id"], key, "{rule} fired elsewhere: {a}");
+        }
+    }
 }
 
 #[test]

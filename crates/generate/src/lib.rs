@@ -116,7 +116,80 @@ pub enum Scenario {
     /// `many-countries`: a key calls from its home country and two others within a day
     /// (`aws-akia-many-countries-in-a-day`, with D2 and D5).
     ManyCountries,
+    /// `attack-techniques`: a stolen key runs the CloudTrail traces of 16 Stratus Red Team AWS
+    /// techniques, one an hour over two days ([`TECHNIQUES`]), each raising the rule that names it.
+    AttackTechniques,
 }
+
+/// The attack techniques of the `attack-techniques` scenario: (Stratus Red Team technique id,
+/// the alert rule id that must name it). The scenario's planted events carry the technique id as
+/// their `step`.
+pub const TECHNIQUES: [(&str, &str); 16] = [
+    (
+        "aws.defense-evasion.cloudtrail-stop",
+        "sigma-4db60cc0-36fb-42b7-9b58-a5b53019fb74",
+    ),
+    (
+        "aws.exfiltration.ec2-share-ebs-snapshot",
+        "sigma-abae8fec-57bd-4f87-aff6-6e3db989843d",
+    ),
+    (
+        "aws.exfiltration.rds-share-snapshot",
+        "sigma-97c282d9-e48d-4121-bb95-490a42325706",
+    ),
+    (
+        "aws.execution.ssm-send-command",
+        "sigma-aws-ssm-send-command-shell",
+    ),
+    (
+        "aws.persistence.iam-create-admin-user",
+        "sigma-c65918ba-4482-4236-9064-b720e0776518",
+    ),
+    (
+        "aws.persistence.iam-create-user-login-profile",
+        "sigma-aws-iam-login-profile-for-another-user",
+    ),
+    (
+        "aws.credential-access.secretsmanager-batch-retrieve-secrets",
+        "sigma-190abfbe-11dd-4851-942e-527883460358",
+    ),
+    (
+        "aws.credential-access.ec2-get-password-data",
+        "sigma-aws-ec2-get-password-data",
+    ),
+    (
+        "aws.defense-evasion.cloudtrail-delete",
+        "sigma-4db60cc0-36fb-42b7-9b58-a5b53019fb74",
+    ),
+    (
+        "aws.defense-evasion.vpc-remove-flow-logs",
+        "sigma-e386b9b5-af12-450e-afff-761730fb8a98",
+    ),
+    (
+        "aws.persistence.iam-backdoor-role",
+        "sigma-843688ba-bbe9-44ca-8986-183a24c9f734",
+    ),
+    (
+        "aws.execution.ec2-user-data",
+        "sigma-aws-ec2-user-data-modified",
+    ),
+    (
+        "aws.persistence.lambda-backdoor-function",
+        "sigma-aws-lambda-function-public-permission",
+    ),
+    (
+        "aws.persistence.sts-federation-token",
+        "sigma-aws-sts-federation-token",
+    ),
+    (
+        "aws.privilege-escalation.iam-update-user-login-profile",
+        "sigma-055fb148-60f8-462d-ad16-26926ce050f1",
+    ),
+    (
+        "aws.exfiltration.ec2-security-group-open-port-22-ingress",
+        "sigma-6fb77778-040f-4015-9440-572aa9b6b580",
+    ),
+];
 
 impl Scenario {
     /// Every scenario, in planting order.
@@ -129,17 +202,18 @@ impl Scenario {
 
     /// The scenarios of Trailhound's own stolen-key rules (`rules/sigma/trailhound/`), not
     /// planted by default.
-    pub const STOLEN_KEY_RULES: [Scenario; 6] = [
+    pub const STOLEN_KEY_RULES: [Scenario; 7] = [
         Scenario::QuarantinePolicy,
         Scenario::SessionTokenAbuse,
         Scenario::KeyForAnotherUser,
         Scenario::FirstCallerIdentity,
         Scenario::ConsoleNoMfa,
         Scenario::ManyCountries,
+        Scenario::AttackTechniques,
     ];
 
     /// Every scenario that can be named, the default ones ([`Scenario::ALL`]) first.
-    pub const KNOWN: [Scenario; 11] = [
+    pub const KNOWN: [Scenario; 12] = [
         Scenario::FailedApiSpike,
         Scenario::FirstSeenSourceIp,
         Scenario::UserAgentNewIp,
@@ -151,6 +225,7 @@ impl Scenario {
         Scenario::FirstCallerIdentity,
         Scenario::ConsoleNoMfa,
         Scenario::ManyCountries,
+        Scenario::AttackTechniques,
     ];
 
     /// The stable name used on the command line and in the manifest.
@@ -167,6 +242,7 @@ impl Scenario {
             Scenario::FirstCallerIdentity => "first-caller-identity",
             Scenario::ConsoleNoMfa => "console-no-mfa",
             Scenario::ManyCountries => "many-countries",
+            Scenario::AttackTechniques => "attack-techniques",
         }
     }
 
@@ -184,6 +260,7 @@ impl Scenario {
             Scenario::FirstCallerIdentity => RULE_FIRST_CALLER_IDENTITY,
             Scenario::ConsoleNoMfa => RULE_CONSOLE_NO_MFA,
             Scenario::ManyCountries => RULE_MANY_COUNTRIES,
+            Scenario::AttackTechniques => TECHNIQUES[0].1,
         }
     }
 }

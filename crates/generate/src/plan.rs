@@ -5,6 +5,7 @@ use std::io;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+use crate::TECHNIQUES;
 use crate::catalog::{self, APIS, REGIONS, api_index, region_index};
 use crate::layout;
 use crate::render::{self, ERR_DENIED, ERR_NONE, Ev};
@@ -1103,6 +1104,126 @@ impl Planter<'_, '_> {
         Ok(self.scenario_entry(Scenario::ManyCountries, k, desc, &steps, expected))
     }
 
+    /// `attack-techniques`: one trace per technique of [`TECHNIQUES`], an hour apart, eight a
+    /// day, from a stolen key's usual address and user agent (so that only the technique rules
+    /// speak).
+    fn attack_techniques(&mut self) -> io::Result<ScenarioEntry> {
+        let k = self.new_key(
+            world::DEVELOPER,
+            "US",
+            KeyUse::Scenario,
+            "scenario attack-techniques".into(),
+            true,
+        )?;
+        let (home, agent) = self.home(k);
+        let caller = self.b.world.actors[k].user_name().to_owned();
+        let other = {
+            let users = &self.b.world.accounts[self.b.world.actors[k].account as usize].users;
+            users
+                .iter()
+                .find(|u| **u != caller)
+                .cloned()
+                .unwrap_or_else(|| "svc-reporting".to_owned())
+        };
+        let details = |request: String| Details {
+            request: Some(request),
+            ..Details::default()
+        };
+        let mut steps = Vec::new();
+        let mut expected = Vec::new();
+        for (i, (technique, rule)) in TECHNIQUES.iter().enumerate() {
+            let d = self.days - 3 + (i / 8) as i64;
+            let t = self.at(d, 9 + (i % 8) as i64) + 4 * 60 + 7 * i as i64;
+            let mut ev =
+                |api: &str, dt: i64| self.ev(k, t + dt, api, "us-east-1", home, agent, ERR_NONE);
+            let evs: Vec<Ev> = match *technique {
+                "aws.defense-evasion.cloudtrail-stop" => vec![ev("StopLogging", 0)],
+                "aws.defense-evasion.cloudtrail-delete" => vec![ev("DeleteTrail", 0)],
+                "aws.exfiltration.ec2-share-ebs-snapshot" => vec![ev("ModifySnapshotAttribute", 0)],
+                "aws.exfiltration.rds-share-snapshot" => vec![ev("ModifyDBSnapshotAttribute", 0)],
+                "aws.execution.ssm-send-command" => {
+                    vec![ev("SendCommand", 0), ev("SendCommand", 9)]
+                }
+                "aws.persistence.iam-create-admin-user" => {
+                    let create = ev("CreateUser", 0);
+                    let attach = ev("AttachUserPolicy", 6);
+                    let create = self.with_details(
+                        create,
+                        details(r#"{"userName":"stratus-red-team-admin"}"#.to_owned()),
+                    );
+                    let attach = self.with_details(
+                        attach,
+                        details(
+                            r#"{"userName":"stratus-red-team-admin","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}"#
+                                .to_owned(),
+                        ),
+                    );
+                    steps.push(Step {
+                        ev: create,
+                        step: technique,
+                    });
+                    vec![attach]
+                }
+                "aws.persistence.iam-create-user-login-profile" => {
+                    let e = ev("CreateLoginProfile", 0);
+                    vec![self.with_details(
+                        e,
+                        details(format!(
+                            r#"{{"userName":"{other}","passwordResetRequired":false}}"#
+                        )),
+                    )]
+                }
+                "aws.privilege-escalation.iam-update-user-login-profile" => {
+                    let e = ev("UpdateLoginProfile", 0);
+                    vec![self.with_details(
+                        e,
+                        details(format!(
+                            r#"{{"userName":"{other}","passwordResetRequired":false}}"#
+                        )),
+                    )]
+                }
+                "aws.credential-access.secretsmanager-batch-retrieve-secrets" => {
+                    vec![ev("BatchGetSecretValue", 0), ev("BatchGetSecretValue", 2)]
+                }
+                "aws.credential-access.ec2-get-password-data" => {
+                    (0..3).map(|j| ev("GetPasswordData", j)).collect()
+                }
+                "aws.defense-evasion.vpc-remove-flow-logs" => vec![ev("DeleteFlowLogs", 0)],
+                "aws.persistence.iam-backdoor-role" => vec![ev("UpdateAssumeRolePolicy", 0)],
+                "aws.execution.ec2-user-data" => vec![ev("ModifyInstanceAttribute", 0)],
+                "aws.persistence.lambda-backdoor-function" => {
+                    vec![ev("AddPermission20150331v2", 0)]
+                }
+                "aws.persistence.sts-federation-token" => vec![ev("GetFederationToken", 0)],
+                "aws.exfiltration.ec2-security-group-open-port-22-ingress" => {
+                    let e = ev("AuthorizeSecurityGroupIngress", 0);
+                    vec![self.with_details(
+                        e,
+                        details(r#"{"groupId":"$SG","ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{},"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]},"ipv6Ranges":{},"prefixListIds":{}}]}}"#.to_owned()),
+                    )]
+                }
+                other => unreachable!("no trace for technique {other}"),
+            };
+            steps.extend(evs.iter().map(|&ev| Step {
+                ev,
+                step: technique,
+            }));
+            expected.push(self.alert(
+                rule,
+                hour_of(evs[0].t),
+                &evs,
+                json!({ "technique": technique }),
+            ));
+        }
+        self.keep(&steps);
+        let desc = format!(
+            "US developer key, stolen, runs the CloudTrail traces of {} Stratus Red Team techniques from its usual address, one an hour from {}",
+            TECHNIQUES.len(),
+            iso(steps[0].ev.t)
+        );
+        Ok(self.scenario_entry(Scenario::AttackTechniques, k, desc, &steps, expected))
+    }
+
     fn decoys(&mut self) -> io::Result<Vec<DecoyEntry>> {
         let mut out = Vec::new();
 
@@ -1326,6 +1447,7 @@ pub(crate) fn plan(
         Scenario::FirstCallerIdentity => p.first_caller_identity(),
         Scenario::ConsoleNoMfa => p.console_no_mfa(),
         Scenario::ManyCountries => p.many_countries(),
+        Scenario::AttackTechniques => p.attack_techniques(),
     };
     let mut entries = Vec::new();
     let later = |sc: &Scenario| Scenario::STOLEN_KEY_RULES.contains(sc);

@@ -160,6 +160,7 @@ pub fn mitre_name(id: &str) -> Option<&'static str> {
         "T1530" => "Data from Cloud Storage",
         "T1531" => "Account Access Removal",
         "T1537" => "Transfer Data to Cloud Account",
+        "T1546" => "Event Triggered Execution",
         "T1548" => "Abuse Elevation Control Mechanism",
         "T1550" => "Use Alternate Authentication Material",
         "T1550.001" => "Use Alternate Authentication Material: Application Access Token",
@@ -180,6 +181,7 @@ pub fn mitre_name(id: &str) -> Option<&'static str> {
         "T1580" => "Cloud Infrastructure Discovery",
         "T1608" => "Stage Capabilities",
         "T1608.003" => "Stage Capabilities: Install Digital Certificate",
+        "T1651" => "Cloud Administration Command",
         _ => return None,
     })
 }

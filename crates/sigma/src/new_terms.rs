@@ -259,9 +259,9 @@ mod tests {
         let (kept, all) = verdicts(false);
         let (forgot, few) = verdicts(true);
         assert_eq!(kept, forgot);
-        // Day 0 is the warm-up; days 2 to 5 are a gap longer than the window, so day 5 warms
-        // up again.
-        assert_eq!(kept, [false, true, false, false, true, true]);
+        // Day 0 is the warm-up; days 2 to 5 and 6 to 9 are gaps longer than the window, so days
+        // 5 and 9 warm up again.
+        assert_eq!(kept, [false, true, false, false, true, false]);
         assert_eq!((all, few), (3, 1));
     }
 }
