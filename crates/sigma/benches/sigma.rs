@@ -73,7 +73,7 @@ fn main() {
     let set = RuleSet::load(true, &[]);
     assert!(set.errors.is_empty(), "{:?}", set.errors);
     let rules = set.rules.len();
-    let engine = Arc::new(SigmaEngine::new(set.rules));
+    let engine = Arc::new(SigmaEngine::from_set(set));
     let extra = engine.extra_fields();
     println!(
         "data: {} ({} files, {:.1} MB gzip); {rules} Sigma rules reading {} extra fields",

@@ -51,7 +51,7 @@ fn alerts(source: &str, name: &str) -> Vec<Alert> {
     ];
     let mut d2 = (first_seen_source_ip::RULE.build)(Some(&json!({"warm_up": "1s"}))).unwrap();
     let set = RuleSet::load(true, &[]);
-    let engine = Arc::new(SigmaEngine::new(set.rules));
+    let engine = Arc::new(SigmaEngine::from_set(set));
     let mut sigma = SigmaDetector::new(engine, DetectorOptions::default());
     for e in &events {
         d2.observe(e);
