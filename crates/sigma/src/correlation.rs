@@ -464,10 +464,19 @@ impl Correlator {
             let mut to_rsigma = false;
             for (ci, reference) in list {
                 let c = &correlations[*ci];
+                let first = c.rules.first() == Some(reference);
+                if !first
+                    && self.ordered_starts[*ci]
+                        .as_ref()
+                        .is_some_and(|s| s.is_empty())
+                {
+                    // Ordered, and no group has started: nothing to look up.
+                    continue;
+                }
                 let key = group_key(c, reference, view);
                 let oldest = e.time - c.timespan.nanos();
                 if let Some(starts) = self.ordered_starts[*ci].as_mut() {
-                    if c.rules.first() == Some(reference) {
+                    if first {
                         starts.insert(key.clone(), e.time);
                     } else if !starts.get(&key).is_some_and(|t| *t >= oldest) {
                         // No first rule in the window: this match cannot be part of an
