@@ -363,7 +363,8 @@ mod tests {
         assert!(sigma.errors.is_empty(), "{:?}", sigma.errors);
         assert_eq!(
             sigma.rules.len(),
-            trailhound_sigma::load::BUILTIN.len() - trailhound_sigma::load::OFF_BY_DEFAULT.len()
+            trailhound_sigma::RuleSet::load(true, &[]).rules.len()
+                - trailhound_sigma::load::OFF_BY_DEFAULT.len()
         );
         assert_eq!(c.suppression().unwrap(), Default::default());
         assert_eq!(c.incidents, Default::default());
@@ -435,7 +436,13 @@ mod tests {
         assert!(c.sigma_rules().unwrap().is_none());
         let c = Config::parse("[sigma]\nmin_level = \"high\"\n", "t.toml").unwrap();
         let set = c.sigma_rules().unwrap().unwrap();
-        assert!(set.rules.iter().all(|r| r.level >= Level::High));
+        // Below the level, only the rules a correlation counts (they raise nothing alone).
+        assert!(
+            set.rules
+                .iter()
+                .all(|r| r.level >= Level::High || set.correlations.iter().any(|c| c.counts(r)))
+        );
+        assert!(set.rules.iter().any(|r| r.level < Level::High));
         assert!(!set.rules.is_empty());
         let e = Config::parse("[sigma]\nmin_level = \"loud\"\n", "t.toml")
             .unwrap()
