@@ -478,7 +478,7 @@ impl Correlator {
                 if let Some(starts) = self.ordered_starts[*ci].as_mut() {
                     if first {
                         starts.insert(key.clone(), e.time);
-                    } else if !starts.get(&key).is_some_and(|t| *t >= oldest) {
+                    } else if starts.get(&key).is_none_or(|t| *t < oldest) {
                         // No first rule in the window: this match cannot be part of an
                         // ordered sequence, now or later (the first rule must come before it).
                         continue;
