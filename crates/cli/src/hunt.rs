@@ -97,6 +97,10 @@ pub struct HuntArgs {
     /// (implies --engine datafusion).
     #[arg(long)]
     pub(crate) parquet: bool,
+    /// Threads that read and decode files (default: one per core). The detections see the
+    /// same events in the same order whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
 }
 
 /// Which engine runs the detections.
@@ -118,6 +122,7 @@ impl HuntArgs {
 /// Runs `hunt`.
 pub fn run(args: HuntArgs) -> Result<()> {
     let started = Instant::now();
+    set_threads(args.threads)?;
     let config = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -324,6 +329,19 @@ pub fn run(args: HuntArgs) -> Result<()> {
         );
     }
     conclude(&args, store, &triage, alerts, stats, activity, started)
+}
+
+/// Sizes the pool that reads and decodes files (rayon's global pool): `n` threads, else one per
+/// core. Once per process, before any file is read.
+pub(crate) fn set_threads(n: Option<u16>) -> Result<()> {
+    if let Some(n) = n {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .thread_name(|i| format!("trailhound-decode-{i}"))
+            .build_global()
+            .context("--threads: the decoding pool was already started")?;
+    }
+    Ok(())
 }
 
 /// Stores and correlates a run's alerts, prints the summary and writes the alerts (and the
