@@ -11,7 +11,14 @@ use cli::bin;
 fn alerts(src: &std::path::Path, threads: &str) -> Vec<String> {
     let out = cli::run_ok(
         Command::new(bin())
-            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl", "--threads"])
+            .args([
+                "hunt",
+                "--no-progress",
+                "--no-store",
+                "--format",
+                "jsonl",
+                "--threads",
+            ])
             .arg(threads)
             .arg(src),
     );

@@ -306,9 +306,16 @@ struct DistinctCount {
 struct DistinctGroup {
     /// Value → last time seen, seconds.
     last_seen: HashMap<String, i64>,
+    /// Value → its first events within the window (at most [`PER_VALUE`]): the evidence. A
+    /// busy value (a key's home country, all day) costs a copy only when one of its kept events
+    /// leaves the window, not one per event.
+    evidence: HashMap<String, VecDeque<Event>>,
     /// When the group last raised, seconds (for `rsigma.suppress`).
     last_alert: Option<i64>,
 }
+
+/// Events of evidence a `value_count` group keeps per value.
+pub const PER_VALUE: usize = 50;
 
 impl DistinctCount {
     /// The fast path for `c`, when its shape is one rsigma's own evaluation would give the same
@@ -338,13 +345,31 @@ impl DistinctCount {
         })
     }
 
-    /// Counts one matching event (`ts` in seconds); the distinct count when the condition
-    /// holds and the group is not suppressed.
-    fn observe(&mut self, key: &GroupKey, value: Option<String>, ts: i64) -> Option<f64> {
+    /// Counts one matching event `e` (`ts`: its time in seconds); when the condition holds and
+    /// the group is not suppressed, the distinct count and the evidence (per value, its first
+    /// events within the window, oldest first).
+    fn observe(
+        &mut self,
+        key: &GroupKey,
+        value: Option<String>,
+        e: &Event,
+        ts: i64,
+    ) -> Option<(f64, Vec<Event>)> {
         let group = self.groups.entry(key.clone()).or_default();
         let cutoff = ts - self.span;
+        let oldest = cutoff.saturating_mul(SECOND);
         group.last_seen.retain(|_, t| *t >= cutoff);
+        group.evidence.retain(|_, kept| {
+            while kept.front().is_some_and(|x| x.time < oldest) {
+                kept.pop_front();
+            }
+            !kept.is_empty()
+        });
         if let Some(v) = value {
+            let kept = group.evidence.entry(v.clone()).or_default();
+            if kept.len() < PER_VALUE {
+                kept.push_back(e.clone());
+            }
             group.last_seen.insert(v, ts);
         }
         let count = group.last_seen.len() as f64;
@@ -357,10 +382,14 @@ impl DistinctCount {
             return None;
         }
         group.last_alert = Some(ts);
+        let mut events: Vec<Event> = group.evidence.values().flatten().cloned().collect();
+        events.sort_by_key(|x| (x.time, x.provenance.file, x.provenance.record));
+        events.truncate(MAX_BUFFERED);
         if self.reset {
             group.last_seen.clear();
+            group.evidence.clear();
         }
-        Some(count)
+        Some((count, events))
     }
 
     /// Drops the groups with nothing left in the window at `ts` (seconds) and no suppression
@@ -484,7 +513,20 @@ impl Correlator {
                         continue;
                     }
                 }
-                let buf = self.buffers[*ci].entry(key.clone()).or_default();
+                if let Some(d) = self.distinct[*ci].as_mut() {
+                    let value = view.get(&d.field).map(|v| v.into_owned());
+                    if let Some((count, events)) = d.observe(&key, value, e, ts) {
+                        fired.push(Firing {
+                            correlation: *ci,
+                            group: group_label(&key),
+                            value: count,
+                            events,
+                        });
+                    }
+                    continue;
+                }
+                to_rsigma = true;
+                let buf = self.buffers[*ci].entry(key).or_default();
                 while buf.front().is_some_and(|x| x.time < oldest) {
                     buf.pop_front();
                 }
@@ -492,20 +534,6 @@ impl Correlator {
                     buf.pop_front();
                 }
                 buf.push_back(e.clone());
-                match self.distinct[*ci].as_mut() {
-                    Some(d) => {
-                        let value = view.get(&d.field).map(|v| v.into_owned());
-                        if let Some(count) = d.observe(&key, value, ts) {
-                            fired.push(Firing {
-                                correlation: *ci,
-                                group: group_label(&key),
-                                value: count,
-                                events: buf.iter().filter(|x| x.time >= oldest).cloned().collect(),
-                            });
-                        }
-                    }
-                    None => to_rsigma = true,
-                }
             }
             if !to_rsigma {
                 continue;
@@ -603,8 +631,11 @@ mod tests {
         set
     }
 
-    /// The firings (time, group, value, evidence ids) of a random stream through a correlator.
-    fn firings(engine: &SigmaEngine, fast: bool, seed: u64) -> Vec<(i64, String, u64, usize)> {
+    type Fired = (i64, String, u64, Vec<String>);
+
+    /// The firings (time, group, value, evidence event ids) of a random stream through a
+    /// correlator.
+    fn firings(engine: &SigmaEngine, fast: bool, seed: u64) -> Vec<Fired> {
         let mut c = Correlator::with_fast_paths(engine.rules(), engine.correlations(), fast);
         assert_eq!(c.distinct[0].is_some(), fast);
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -622,9 +653,12 @@ mod tests {
                 ..Event::default()
             };
             e.user.access_key_id = ["AKIAA", "AKIAB", "AKIAC"][rng.random_range(0..3)].into();
+            // Events of one second are told apart by their place in the input, as in a hunt.
+            e.provenance.record = i;
             let view = engine.view(&e);
             for f in c.observe(engine.correlations(), engine.rules(), &e, &view, &[0]) {
-                out.push((t, f.group, f.value as u64, f.events.len()));
+                let ids = f.events.iter().map(|x| x.event_id.to_string()).collect();
+                out.push((t, f.group, f.value as u64, ids));
             }
             if i % 500 == 0 {
                 c.forget_before(engine.correlations(), t);
@@ -641,7 +675,23 @@ mod tests {
                 let fast = firings(&engine, true, seed);
                 let slow = firings(&engine, false, seed);
                 assert!(!slow.is_empty(), "{extra:?}: the stream fires");
-                assert_eq!(fast, slow, "{extra:?} seed {seed}");
+                // The same firings: times, groups and counts.
+                let verdicts = |v: &[Fired]| -> Vec<(i64, String, u64)> {
+                    v.iter().map(|(t, g, n, _)| (*t, g.clone(), *n)).collect()
+                };
+                assert_eq!(verdicts(&fast), verdicts(&slow), "{extra:?} seed {seed}");
+                // The evidence: window events, each counted value's first ones (here fewer than
+                // the cap, so all of them), in time order, ending with the firing event.
+                // After a reset the evidence starts again (the shared buffer of rsigma's path
+                // keeps what came before it).
+                for ((t, _, n, fast_ids), (_, _, _, slow_ids)) in fast.iter().zip(&slow) {
+                    if extra.contains("reset") {
+                        assert!(slow_ids.ends_with(fast_ids), "{extra:?} seed {seed} at {t}");
+                    } else {
+                        assert_eq!(fast_ids, slow_ids, "{extra:?} seed {seed} at {t}");
+                    }
+                    assert!(fast_ids.len() as u64 >= *n);
+                }
             }
         }
     }
