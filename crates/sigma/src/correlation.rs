@@ -351,11 +351,16 @@ impl DistinctCount {
     fn observe(
         &mut self,
         key: &GroupKey,
-        value: Option<String>,
+        value: Option<std::borrow::Cow<'_, str>>,
         e: &Event,
         ts: i64,
     ) -> Option<(f64, Vec<Event>)> {
-        let group = self.groups.entry(key.clone()).or_default();
+        // On this per-event path a known group, value or kept list is updated in place: no
+        // key or value is copied unless it is new.
+        if !self.groups.contains_key(key) {
+            self.groups.insert(key.clone(), DistinctGroup::default());
+        }
+        let group = self.groups.get_mut(key).expect("inserted above");
         let cutoff = ts - self.span;
         let oldest = cutoff.saturating_mul(SECOND);
         group.last_seen.retain(|_, t| *t >= cutoff);
@@ -366,11 +371,21 @@ impl DistinctCount {
             !kept.is_empty()
         });
         if let Some(v) = value {
-            let kept = group.evidence.entry(v.clone()).or_default();
-            if kept.len() < PER_VALUE {
-                kept.push_back(e.clone());
+            match group.evidence.get_mut(v.as_ref()) {
+                Some(kept) if kept.len() < PER_VALUE => kept.push_back(e.clone()),
+                Some(_) => {}
+                None => {
+                    group
+                        .evidence
+                        .insert(v.clone().into_owned(), VecDeque::from([e.clone()]));
+                }
             }
-            group.last_seen.insert(v, ts);
+            match group.last_seen.get_mut(v.as_ref()) {
+                Some(t) => *t = ts,
+                None => {
+                    group.last_seen.insert(v.into_owned(), ts);
+                }
+            }
         }
         let count = group.last_seen.len() as f64;
         if !self.condition.check(count) {
@@ -514,7 +529,7 @@ impl Correlator {
                     }
                 }
                 if let Some(d) = self.distinct[*ci].as_mut() {
-                    let value = view.get(&d.field).map(|v| v.into_owned());
+                    let value = view.get(&d.field);
                     if let Some((count, events)) = d.observe(&key, value, e, ts) {
                         fired.push(Firing {
                             correlation: *ci,
