@@ -42,6 +42,26 @@ const WINDOWED: [&str; 3] = [
     "sigma-aws-akia-many-countries-in-a-day",
 ];
 
+/// The alerts of a hunt of `src` with the shipped defaults, no store.
+fn hunt(src: &std::path::Path) -> Vec<Value> {
+    let out = cli::run_ok(
+        Command::new(bin())
+            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl"])
+            .arg(src),
+    );
+    cli::jsonl(&out.stdout)
+}
+
+/// The manifest's entry of scenario `name`.
+fn scenario<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed in the manifest"))
+}
+
 fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .unwrap()
@@ -71,22 +91,11 @@ fn each_stolen_key_rule_fires_on_its_scenario_and_nowhere_else() {
         &src,
         &["--events", "3000", "--keys", "6", "--scenarios", SCENARIOS],
     );
-    let out = cli::run_ok(
-        Command::new(bin())
-            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl"])
-            .arg(&src),
-    );
-    let alerts = cli::jsonl(&out.stdout);
+    let alerts = hunt(&src);
     let got: BTreeMap<_, &Value> = alerts.iter().map(|a| (id(a), a)).collect();
 
     // Every scenario of a stolen-key rule: its alerts of these rules and of D1–D5, exactly.
     let mut wanted = BTreeSet::new();
-    let names: BTreeSet<&str> = manifest["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
     for name in [
         "quarantine-policy",
         "session-token-abuse",
@@ -95,13 +104,7 @@ fn each_stolen_key_rule_fires_on_its_scenario_and_nowhere_else() {
         "console-no-mfa",
         "many-countries",
     ] {
-        assert!(names.contains(name), "{name} is listed in the manifest");
-        let sc = manifest["scenarios"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap();
+        let sc = scenario(&manifest, name);
         assert!(
             sc["expected_alerts"]
                 .as_array()
@@ -156,12 +159,7 @@ fn each_stolen_key_rule_fires_on_its_scenario_and_nowhere_else() {
 
     // Across the whole set, the stolen-key rules raise only the expected alerts, plus one true
     // positive on the D1 scenario: the attacker's first call is GetCallerIdentity.
-    let spike = manifest["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "failed-api-spike")
-        .unwrap();
+    let spike = scenario(&manifest, "failed-api-spike");
     let attack_hour = spike["expected_alerts"]
         .as_array()
         .unwrap()
@@ -219,18 +217,8 @@ fn every_claimed_attack_technique_raises_the_rule_that_names_it() {
             "failed-api-spike,first-seen-ip,new-user-agent-ip,unauthorized-burst,attack-techniques",
         ],
     );
-    let out = cli::run_ok(
-        Command::new(bin())
-            .args(["hunt", "--no-progress", "--no-store", "--format", "jsonl"])
-            .arg(&src),
-    );
-    let alerts = cli::jsonl(&out.stdout);
-    let sc = manifest["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "attack-techniques")
-        .unwrap();
+    let alerts = hunt(&src);
+    let sc = scenario(&manifest, "attack-techniques");
     let key = sc["access_key_id"].as_str().unwrap();
     let expected = sc["expected_alerts"].as_array().unwrap();
     // The 16 techniques, each once, with its own planted events (the step names the technique).

@@ -201,6 +201,23 @@ impl Planter<'_, '_> {
             .add_key(arch, 0, home, 1, false, usage, label, no_critical)
     }
 
+    /// A dedicated key for a scenario, labelled `scenario <what>`.
+    fn scenario_key(
+        &mut self,
+        arch: world::Archetype,
+        home: &str,
+        what: &str,
+        no_critical: bool,
+    ) -> io::Result<usize> {
+        self.new_key(
+            arch,
+            home,
+            KeyUse::Scenario,
+            format!("scenario {what}"),
+            no_critical,
+        )
+    }
+
     fn home(&self, actor: usize) -> (u16, u16) {
         let a = &self.b.world.actors[actor];
         (a.addrs[0], a.agent)
@@ -259,13 +276,7 @@ impl Planter<'_, '_> {
 
     /// D1: quiet key, second country within 8 hours, three distinct denied critical APIs in one hour.
     fn failed_api_spike(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "US",
-            KeyUse::Scenario,
-            "scenario failed-api-spike".into(),
-            true,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "US", "failed-api-spike", true)?;
         let (home, agent) = self.home(k);
         let attacker = self.b.public_addr("RU")?;
         let scanner = self.b.world.agent(catalog::SCANNER_AGENT);
@@ -460,13 +471,7 @@ impl Planter<'_, '_> {
 
     /// D2: successful calls from a brand-new address, usual user agent.
     fn first_seen_ip(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "DE",
-            KeyUse::Scenario,
-            "scenario first-seen-ip".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "DE", "first-seen-ip", false)?;
         let (_, agent) = self.home(k);
         let new_ip = self.b.public_addr("DE")?;
         let t0 = self.at(self.days - 3, 10) + 43 * 60 + 17;
@@ -501,13 +506,7 @@ impl Planter<'_, '_> {
 
     /// D3: a new address and a new user agent (successful, so D2 and D5 too).
     fn new_user_agent_ip(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::TERRAFORM,
-            "GB",
-            KeyUse::Scenario,
-            "scenario new-user-agent-ip".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::TERRAFORM, "GB", "new-user-agent-ip", false)?;
         let new_ip = self.b.public_addr("VN")?;
         let agent = self.b.world.agent(catalog::REQUESTS_AGENT);
         let t0 = self.at(self.days - 2, 3) + 21 * 60 + 9;
@@ -558,13 +557,7 @@ impl Planter<'_, '_> {
 
     /// D4: access denied on non-critical APIs from the usual address and agent, within one hour.
     fn unauthorized_burst(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "JP",
-            KeyUse::Scenario,
-            "scenario unauthorized-burst".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "JP", "unauthorized-burst", false)?;
         let (home, agent) = self.home(k);
         let hour = self.at(self.days - 1, 6);
         let t0 = hour + 12 * 60 + 40;
@@ -601,13 +594,7 @@ impl Planter<'_, '_> {
 
     /// Key lineage: a stolen key mints a session key, which is then used from another country.
     fn stolen_key_session(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "US",
-            KeyUse::Scenario,
-            "scenario stolen-key-session".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "US", "stolen-key-session", false)?;
         let (_, agent) = self.home(k);
         // The thief copies the owner's user agent (no D3) but calls from a new address.
         let vps = self.b.public_addr("US")?;
@@ -688,18 +675,11 @@ impl Planter<'_, '_> {
 
     /// `aws-compromised-key-quarantine-policy`: AWS's quarantine policy attached to a user.
     fn quarantine_policy(&mut self) -> io::Result<ScenarioEntry> {
-        let admin = self.new_key(
-            world::IAM_ADMIN,
-            "US",
-            KeyUse::Scenario,
-            "scenario quarantine-policy".into(),
-            true,
-        )?;
-        let victim = self.new_key(
+        let admin = self.scenario_key(world::IAM_ADMIN, "US", "quarantine-policy", true)?;
+        let victim = self.scenario_key(
             world::DEVELOPER,
             "US",
-            KeyUse::Scenario,
-            "scenario quarantine-policy (the leaked key's user)".into(),
+            "quarantine-policy (the leaked key's user)",
             false,
         )?;
         let (home, agent) = self.home(admin);
@@ -743,13 +723,7 @@ impl Planter<'_, '_> {
 
     /// `aws-iam-calls-with-user-session-token` and `aws-temporary-token-several-addresses`.
     fn session_token_abuse(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "US",
-            KeyUse::Scenario,
-            "scenario session-token-abuse".into(),
-            true,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "US", "session-token-abuse", true)?;
         let (home, agent) = self.home(k);
         let abroad = self.b.public_addr("NL")?;
         let t0 = self.at(self.days - 3, 15) + 2 * 60 + 9;
@@ -809,18 +783,11 @@ impl Planter<'_, '_> {
 
     /// `aws-iam-access-key-created-for-another-user` and `aws-new-access-key-used-within-a-day`.
     fn key_for_another_user(&mut self) -> io::Result<ScenarioEntry> {
-        let admin = self.new_key(
-            world::IAM_ADMIN,
-            "GB",
-            KeyUse::Scenario,
-            "scenario key-for-another-user".into(),
-            true,
-        )?;
-        let victim = self.new_key(
+        let admin = self.scenario_key(world::IAM_ADMIN, "GB", "key-for-another-user", true)?;
+        let victim = self.scenario_key(
             world::DEVELOPER,
             "GB",
-            KeyUse::Scenario,
-            "scenario key-for-another-user (the backdoored user)".into(),
+            "key-for-another-user (the backdoored user)",
             false,
         )?;
         let (home, agent) = self.home(admin);
@@ -924,13 +891,7 @@ impl Planter<'_, '_> {
 
     /// `aws-akia-first-get-caller-identity`: a key's first `GetCallerIdentity`, from a new address.
     fn first_caller_identity(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::BACKUP,
-            "FR",
-            KeyUse::Scenario,
-            "scenario first-caller-identity".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::BACKUP, "FR", "first-caller-identity", false)?;
         let (_, agent) = self.home(k);
         let thief = self.b.public_addr("DE")?;
         let t0 = self.at(self.days - 2, 21) + 33 * 60 + 8;
@@ -1050,13 +1011,7 @@ impl Planter<'_, '_> {
 
     /// `aws-akia-many-countries-in-a-day`: a key from three countries within a day.
     fn many_countries(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "US",
-            KeyUse::Scenario,
-            "scenario many-countries".into(),
-            false,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "US", "many-countries", false)?;
         let (home, agent) = self.home(k);
         let de = self.b.public_addr("DE")?;
         let sg = self.b.public_addr("SG")?;
@@ -1108,13 +1063,7 @@ impl Planter<'_, '_> {
     /// day, from a stolen key's usual address and user agent (so that only the technique rules
     /// speak).
     fn attack_techniques(&mut self) -> io::Result<ScenarioEntry> {
-        let k = self.new_key(
-            world::DEVELOPER,
-            "US",
-            KeyUse::Scenario,
-            "scenario attack-techniques".into(),
-            true,
-        )?;
+        let k = self.scenario_key(world::DEVELOPER, "US", "attack-techniques", true)?;
         let (home, agent) = self.home(k);
         let caller = self.b.world.actors[k].user_name().to_owned();
         let other = {
