@@ -221,79 +221,78 @@ pub fn run(args: HuntArgs) -> Result<()> {
         stats.add_input_problem(&u.path.display().to_string(), u.problem, &u.why);
     }
     let progress = progress_bar(found.total_bytes(), args.no_progress);
-    let names: Vec<String> = found
-        .files
-        .iter()
-        .map(|f| f.path.display().to_string())
-        .collect();
-    let mut cache = GeoCache::new(&geo);
+    // Named (in the statistics) only when something in them was bad.
+    let paths: Vec<PathBuf> = found.files.iter().map(|f| f.path.clone()).collect();
+    let geo = std::sync::Arc::new(geo);
     let mut countries = HashSet::new();
     // Counted in an array on the per-event path, named once at the end.
     let mut address_kinds = [0u64; AddressKind::ALL.len()];
     let mut activity =
         (args.format == Format::Html && !args.decode_only).then(ActivityCollector::new);
 
+    let prepare = {
+        let (geo, selection) = (std::sync::Arc::clone(&geo), selection.clone());
+        std::sync::Arc::new(move || {
+            Box::new(SelectAndLocate {
+                selection: selection.clone(),
+                cache: GeoCache::new(std::sync::Arc::clone(&geo)),
+            }) as Box<dyn trailhound_source::Prepare>
+        })
+    };
+    // The detectors on threads of their own, unless everything is to take one core.
+    let mut rules = if args.threads == Some(1) || detectors.is_empty() {
+        Rules::Here(detectors)
+    } else {
+        Rules::OnThreads(trailhound_detect::threads::DetectorThreads::start(
+            detectors,
+        ))
+    };
     let options = ReadOptions {
         extra,
+        prepare: Some(prepare),
         ..ReadOptions::default()
     };
     for message in read(found.files, options) {
         match message {
-            Message::File(report) => {
-                let name = &names[report.file as usize];
-                stats.files += 1;
-                stats.bytes += report.bytes;
-                stats.decompressed_bytes += report.decompressed_bytes;
-                stats.digest_files_skipped += u64::from(report.digest);
-                if let Some(f) = report.format {
-                    *stats.files_by_format.entry(f.name()).or_default() += 1;
+            Message::Files(reports) => {
+                for report in &reports {
+                    count_file(&mut stats, &mut address_kinds, report, &paths);
+                    progress.inc(report.bytes);
                 }
-                match report.problem {
-                    // Nothing to decode: counted once, under the problem's own kind (an I/O
-                    // error says which: vanished, permission_denied, ...).
-                    Some(p) => {
-                        let detail = report
-                            .issues
-                            .first()
-                            .map_or("0 bytes", |i| i.detail.as_str());
-                        stats.add_input_problem(name, p, detail);
-                    }
-                    None => {
-                        if report.issue_counts.iter().any(|&n| n > 0) {
-                            stats.files_with_issues += 1;
-                        }
-                        stats.add_issues(name, &report.issue_counts, &report.issues);
-                        stats.readable_files += 1;
-                    }
-                }
-                progress.inc(report.bytes);
             }
             Message::Late(n) => stats.late_events += n,
-            Message::Events(mut events) => {
-                if !selection.is_all() {
-                    let before = events.len();
-                    events.retain(|e| selection.keeps_event(e));
-                    stats.events_not_selected += (before - events.len()) as u64;
-                }
+            Message::Events(events) => {
                 stats.events += events.len() as u64;
-                for e in &mut events {
-                    let (kind, country) = cache.resolve(&e.source_ip);
-                    address_kinds[kind as usize] += 1;
-                    e.country = country;
-                    if let Some(c) = country {
-                        stats.events_with_country += 1;
-                        countries.insert(c);
-                    }
+                for c in events.iter().filter_map(|e| e.country) {
+                    stats.events_with_country += 1;
+                    countries.insert(c);
                 }
                 if !args.decode_only {
                     for e in &events {
                         triage.observe(e);
                     }
                 }
-                for e in events.iter().filter(|e| !allow.ignores(e)) {
-                    for d in &mut detectors {
-                        d.observe(e);
+                let events = if allow.is_empty() {
+                    events
+                } else {
+                    events.into_iter().filter(|e| !allow.ignores(e)).collect()
+                };
+                let events = match &mut rules {
+                    Rules::Here(detectors) => {
+                        for e in &events {
+                            for d in detectors.iter_mut() {
+                                d.observe(e);
+                            }
+                        }
+                        std::sync::Arc::new(events)
                     }
+                    Rules::OnThreads(threads) => {
+                        let batch = std::sync::Arc::new(events);
+                        threads.observe(std::sync::Arc::clone(&batch));
+                        batch
+                    }
+                };
+                for e in events.iter() {
                     if let Some(a) = &mut activity {
                         // A session key a long-term key minted counts in that key's charts.
                         let root = (e.key_kind() == trailhound_model::AccessKeyKind::Temporary)
@@ -315,10 +314,15 @@ pub fn run(args: HuntArgs) -> Result<()> {
             stats.source_address_kinds.insert(kind.name(), n);
         }
     }
+    let mut detectors = match rules {
+        Rules::Here(detectors) => detectors,
+        Rules::OnThreads(threads) => threads.join(),
+    };
     let mut alerts = Vec::new();
     for d in &mut detectors {
         alerts.extend(d.finish());
         stats.blind_periods.extend(d.blind());
+        stats.sigma_matched_events.extend(d.matched_events());
     }
     stats.countries = countries.len() as u64;
     if stats.readable_files == 0 {
@@ -329,6 +333,81 @@ pub fn run(args: HuntArgs) -> Result<()> {
         );
     }
     conclude(&args, store, &triage, alerts, stats, activity, started)
+}
+
+/// Where the detectors run: on the thread that reads the stream (`--threads 1`), or each on its
+/// own thread.
+enum Rules {
+    Here(Vec<Box<dyn trailhound_detect::Detector>>),
+    OnThreads(trailhound_detect::threads::DetectorThreads),
+}
+
+/// Counts a decoded file into the run's statistics, naming it (from `paths`) only when
+/// something in it was bad.
+fn count_file(
+    stats: &mut RunStats,
+    address_kinds: &mut [u64],
+    report: &trailhound_source::FileReport,
+    paths: &[PathBuf],
+) {
+    let name = || paths[report.file as usize].display().to_string();
+    stats.files += 1;
+    stats.bytes += report.bytes;
+    stats.decompressed_bytes += report.decompressed_bytes;
+    stats.digest_files_skipped += u64::from(report.digest);
+    if let Some((&not_selected, kinds)) = report.prepared.split_first() {
+        stats.events_not_selected += not_selected;
+        for (total, n) in address_kinds.iter_mut().zip(kinds) {
+            *total += n;
+        }
+    }
+    if let Some(f) = report.format {
+        *stats.files_by_format.entry(f.name()).or_default() += 1;
+    }
+    match report.problem {
+        // Nothing to decode: counted once, under the problem's own kind (an I/O error says
+        // which: vanished, permission_denied, ...).
+        Some(p) => {
+            let detail = report
+                .issues
+                .first()
+                .map_or("0 bytes", |i| i.detail.as_str());
+            stats.add_input_problem(&name(), p, detail);
+        }
+        None => {
+            if report.issue_counts.iter().any(|&n| n > 0) {
+                stats.files_with_issues += 1;
+                stats.add_issues(&name(), &report.issue_counts, &report.issues);
+            }
+            stats.readable_files += 1;
+        }
+    }
+}
+
+/// The decoding threads' work on each file's events: drop those outside `--since`/`--until`,
+/// then look up each address's country (a memo per thread). Counts, in [`FileReport::prepared`]:
+/// the events not selected, then the events per [`AddressKind`].
+///
+/// [`FileReport::prepared`]: trailhound_source::FileReport::prepared
+struct SelectAndLocate {
+    selection: Selection,
+    cache: GeoCache<std::sync::Arc<GeoIp>>,
+}
+
+impl trailhound_source::Prepare for SelectAndLocate {
+    fn prepare(&mut self, events: &mut Vec<trailhound_model::Event>, counts: &mut Vec<u64>) {
+        counts.resize(1 + AddressKind::ALL.len(), 0);
+        if !self.selection.is_all() {
+            let before = events.len();
+            events.retain(|e| self.selection.keeps_event(e));
+            counts[0] += (before - events.len()) as u64;
+        }
+        for e in events {
+            let (kind, country) = self.cache.resolve(&e.source_ip);
+            counts[1 + kind as usize] += 1;
+            e.country = country;
+        }
+    }
 }
 
 /// Sizes the pool that reads and decodes files (rayon's global pool): `n` threads, else one per

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc: decoding allocates many short strings on several threads, where glibc's allocator
 /// spends a fifth of the run.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -67,6 +67,10 @@ pub struct RunStats {
     pub readable_files: u64,
     /// Alerts by rule id.
     pub alerts_by_rule: BTreeMap<String, u64>,
+    /// Per Sigma rule id (as written in the rule, without the `sigma-` prefix): the events its
+    /// detection matched, before grouping into alerts — comparable with a per-event engine's
+    /// detection count (bench/peers.sh compares them with Suzaku's).
+    pub sigma_matched_events: BTreeMap<String, u64>,
     /// The rules' titles, by rule id (for the summary line, which people read).
     pub rule_titles: BTreeMap<String, String>,
     /// Periods in which a rule could not raise alerts (its history was still building), with

@@ -722,21 +722,23 @@ impl Watcher<'_> {
         let mut late = Late::default();
         for message in read(files, options) {
             match message {
-                Message::File(report) => {
-                    let bad: u64 = report.issue_counts.iter().sum();
-                    if bad > 0 {
-                        let first = report.issues.first().map_or(String::new(), |i| {
-                            format!(
-                                " (first: {} at record {:?}: {})",
-                                i.kind.name(),
-                                i.record,
-                                i.detail
-                            )
-                        });
-                        eprintln!(
-                            "trailhound: {}: {bad} bad input items{first}",
-                            names[report.file as usize]
-                        );
+                Message::Files(reports) => {
+                    for report in reports {
+                        let bad: u64 = report.issue_counts.iter().sum();
+                        if bad > 0 {
+                            let first = report.issues.first().map_or(String::new(), |i| {
+                                format!(
+                                    " (first: {} at record {:?}: {})",
+                                    i.kind.name(),
+                                    i.record,
+                                    i.detail
+                                )
+                            });
+                            eprintln!(
+                                "trailhound: {}: {bad} bad input items{first}",
+                                names[report.file as usize]
+                            );
+                        }
                     }
                 }
                 Message::Late(_) => {}

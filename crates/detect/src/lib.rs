@@ -28,6 +28,7 @@ pub mod rules;
 pub mod series;
 mod span;
 pub mod suppression;
+pub mod threads;
 
 pub use span::{Span, SpanError};
 
@@ -196,6 +197,12 @@ pub trait Detector: Send {
     /// The periods of the stream so far in which the rule could not raise alerts; none by
     /// default.
     fn blind(&self) -> Vec<BlindPeriod> {
+        Vec::new()
+    }
+    /// For an engine of many rules (Sigma): per rule id, the number of events its detection
+    /// matched so far, before any aggregation, grouping or suppression (what a per-event engine
+    /// such as Suzaku reports as detections). Empty by default.
+    fn matched_events(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
 }

@@ -221,14 +221,14 @@ fn describe(reader: &Reader<Cow<'static, [u8]>>) -> String {
 ///
 /// CloudTrail repeats a small set of addresses millions of times; a hash lookup is several times
 /// cheaper than a tree walk in the database.
-pub struct GeoCache<'a> {
-    geo: &'a GeoIp,
+pub struct GeoCache<G: std::borrow::Borrow<GeoIp>> {
+    geo: G,
     memo: HashMap<Str, (AddressKind, Option<Country>)>,
 }
 
-impl<'a> GeoCache<'a> {
-    /// An empty cache over `geo`.
-    pub fn new(geo: &'a GeoIp) -> Self {
+impl<G: std::borrow::Borrow<GeoIp>> GeoCache<G> {
+    /// An empty cache over `geo` (borrowed, or shared as an `Arc` by the decoding threads).
+    pub fn new(geo: G) -> Self {
         Self {
             geo,
             memo: HashMap::new(),
@@ -241,7 +241,7 @@ impl<'a> GeoCache<'a> {
             return *hit;
         }
         let (kind, ip) = classify(source_ip);
-        let result = (kind, ip.and_then(|ip| self.geo.lookup(ip)));
+        let result = (kind, ip.and_then(|ip| self.geo.borrow().lookup(ip)));
         self.memo.insert(source_ip.clone(), result);
         result
     }

@@ -200,6 +200,8 @@ pub struct SigmaDetector {
     swept: Timestamp,
     ready: Vec<Alert>,
     hits: Vec<usize>,
+    /// Per rule: the events its detection matched.
+    matched: Vec<u64>,
 }
 
 /// Which kind of rule a keyed group belongs to.
@@ -242,6 +244,7 @@ impl KeyedGroup {
 impl SigmaDetector {
     /// A detector over the compiled rules.
     pub fn new(engine: Arc<SigmaEngine>, options: DetectorOptions) -> Self {
+        let engine_rules = engine.rules().len();
         let windows = engine.rules().iter().map(|_| Window::default()).collect();
         let correlator = (!engine.correlations().is_empty())
             .then(|| Correlator::new(engine.rules(), engine.correlations()));
@@ -261,6 +264,7 @@ impl SigmaDetector {
             swept: Timestamp::MIN,
             ready: Vec::new(),
             hits: Vec::new(),
+            matched: vec![0; engine_rules],
         }
     }
 
@@ -430,6 +434,7 @@ impl Detector for SigmaDetector {
         self.engine.matches(e, &mut hits);
         self.correlate(e, &hits);
         for &i in &hits {
+            self.matched[i] += 1;
             let engine = Arc::clone(&self.engine);
             let rule = &engine.rules()[i];
             if rule.new_terms.is_some() {
@@ -457,6 +462,16 @@ impl Detector for SigmaDetector {
 
     fn drain(&mut self) -> Vec<Alert> {
         std::mem::take(&mut self.ready)
+    }
+
+    fn matched_events(&self) -> Vec<(String, u64)> {
+        let rules = self.engine.rules();
+        self.matched
+            .iter()
+            .zip(rules)
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, r)| (r.id.clone(), *n))
+            .collect()
     }
 
     fn finish(&mut self) -> Vec<Alert> {

@@ -216,13 +216,15 @@ pub fn discover_selected(paths: &[PathBuf], selection: &Selection) -> Discovery 
                         })
                         .is_some()
                 };
+                // Unsorted: the files are sorted into reading order at the end, the other
+                // lists by path (which is the order of a walk sorted by name).
                 let walk = walkdir::WalkDir::new(root)
                     .follow_links(true)
-                    .sort_by_file_name()
                     .into_iter()
                     .filter_entry(|e| {
                         !e.file_type().is_dir() || selection.is_all() || kept(e.path())
                     });
+                let mut listed = Vec::new();
                 for entry in walk {
                     match entry {
                         Err(e) => {
@@ -236,21 +238,44 @@ pub fn discover_selected(paths: &[PathBuf], selection: &Selection) -> Discovery 
                                 why: e.to_string(),
                             });
                         }
-                        Ok(e) if e.file_type().is_file() => {
-                            let name = e.file_name().to_string_lossy().into_owned();
-                            if !d.keep(e.path(), &name, selection) {
-                                continue;
-                            }
-                            let m = e.metadata().ok();
-                            d.push_file(e.into_path(), m.as_ref());
-                        }
+                        Ok(e) if e.file_type().is_file() => listed.push(e.into_path()),
                         Ok(_) => {}
+                    }
+                }
+                // A trail has a file per region and five minutes: judging each name and
+                // reading its size (a `stat` through the whole path) is most of a listing's
+                // time, and independent per file.
+                let judged: Vec<Result<InputFile, (PathBuf, SkipKind)>> = listed
+                    .into_par_iter()
+                    .map(|path| {
+                        let name = path.file_name().unwrap_or_default().to_string_lossy();
+                        if let Some(k) = selection.skip_reason(&path, &name) {
+                            return Err((path, k));
+                        }
+                        let delivery_time = delivery_time(&name);
+                        let m = std::fs::metadata(&path).ok();
+                        Ok(InputFile {
+                            size: m.as_ref().map_or(0, |m| m.len()),
+                            delivery_time,
+                            origin: Origin::Local,
+                            changed: m.as_ref().and_then(changed),
+                            path,
+                        })
+                    })
+                    .collect();
+                for verdict in judged {
+                    match verdict {
+                        Err((path, k)) => d.skip(path, k),
+                        Ok(file) => d.files.push(file),
                     }
                 }
             }
         }
     }
     in_reading_order(&mut d.files);
+    d.digests.sort();
+    d.other.sort();
+    d.unreadable.sort_by(|a, b| a.path.cmp(&b.path));
     d
 }
 
@@ -273,7 +298,8 @@ fn changed(m: &std::fs::Metadata) -> Option<std::time::SystemTime> {
 /// Sorts files into reading order (delivery time, then path; files without a time first) and
 /// drops repeats of a path.
 pub fn in_reading_order(files: &mut Vec<InputFile>) {
-    files.sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
+    // In parallel: comparing paths component by component is most of a large listing's sort.
+    files.par_sort_by(|a, b| (a.delivery_time, &a.path).cmp(&(b.delivery_time, &b.path)));
     files.dedup_by(|a, b| a.path == b.path);
 }
 
@@ -287,20 +313,24 @@ pub fn discover_s3(source: &std::sync::Arc<S3Source>, selection: &Selection) -> 
 }
 
 impl Discovery {
-    /// Whether a listed file is read; if not, counts why (digests are also kept by path, and
-    /// other names too).
+    /// Whether a listed file is read; if not, counts why (see [`Discovery::skip`]).
     fn keep(&mut self, path: &Path, name: &str, selection: &Selection) -> bool {
         match selection.skip_reason(path, name) {
             None => true,
             Some(k) => {
-                *self.skipped.entry(k).or_default() += 1;
-                match k {
-                    SkipKind::Digest => self.digests.push(path.to_path_buf()),
-                    SkipKind::NotCloudTrailName => self.other.push(path.to_path_buf()),
-                    _ => {}
-                }
+                self.skip(path.to_path_buf(), k);
                 false
             }
+        }
+    }
+
+    /// Counts a file not read, by why; digests are also kept by path, and other names too.
+    fn skip(&mut self, path: PathBuf, k: SkipKind) {
+        *self.skipped.entry(k).or_default() += 1;
+        match k {
+            SkipKind::Digest => self.digests.push(path),
+            SkipKind::NotCloudTrailName => self.other.push(path),
+            _ => {}
         }
     }
 
@@ -385,13 +415,16 @@ pub struct FileReport {
     pub problem: Option<InputProblem>,
     /// The form its records came in, if it had any.
     pub format: Option<trailhound_decode::Format>,
+    /// What [`ReadOptions::prepare`] counted in it (empty without one).
+    pub prepared: Vec<u64>,
 }
 
 /// What the stream delivers, in order.
 #[derive(Debug)]
 pub enum Message {
-    /// A file has been decoded (its events follow in later `Events` messages).
-    File(FileReport),
+    /// Files have been decoded, in reading order (their events follow in later `Events`
+    /// messages). Sent in batches: one message per file woke the consumer once per file.
+    Files(Vec<FileReport>),
     /// Events, in time order with respect to every earlier batch except for counted late ones.
     Events(Vec<Event>),
     /// The number of events that arrived after their time had been released.
@@ -399,16 +432,36 @@ pub enum Message {
 }
 
 /// Tuning for [`read`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReadOptions {
     /// How far before its file's delivery time an event may lie and still be put in order.
     pub slack: Timestamp,
-    /// Files decoded in parallel before events are released (bounds memory with `slack`).
+    /// Files handed on between two releases of ordered events; also how far decoding may run
+    /// ahead of the file being handed on (bounds memory with `slack`).
     pub files_per_round: usize,
     /// When false, events are passed on as decoded, without ordering (decode-only benchmarks).
     pub ordered: bool,
     /// Record paths beyond the fixed schema to capture into [`Event::extra`] (Sigma rules).
     pub extra: std::sync::Arc<ExtraFields>,
+    /// Threads that read and decode files: `None`, one per thread of rayon's global pool (set
+    /// by `--threads`); 1 decodes on the reading thread itself, so that the whole input side
+    /// takes one core.
+    pub threads: Option<usize>,
+    /// Work done to each file's events on the thread that decoded it, before they are ordered
+    /// (selection, enrichment): one [`Prepare`] per decoding thread.
+    pub prepare: Option<PrepareFactory>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("slack", &self.slack)
+            .field("files_per_round", &self.files_per_round)
+            .field("ordered", &self.ordered)
+            .field("threads", &self.threads)
+            .field("prepare", &self.prepare.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ReadOptions {
@@ -418,85 +471,263 @@ impl Default for ReadOptions {
             files_per_round: 32 * rayon::current_num_threads().max(1),
             ordered: true,
             extra: Default::default(),
+            threads: None,
+            prepare: None,
         }
     }
 }
 
+/// Per-file work on the decoding threads: each thread has its own, so that a cache in it (the
+/// GeoIP memo) needs no lock. What it counts goes in the file's [`FileReport::prepared`].
+pub trait Prepare: Send {
+    /// Edits, drops or enriches the events of one file (in record order), counting what it
+    /// did into `counts` (an empty vector the first time, its own layout).
+    fn prepare(&mut self, events: &mut Vec<Event>, counts: &mut Vec<u64>);
+}
+
+/// Makes the [`Prepare`] of one decoding thread.
+pub type PrepareFactory = std::sync::Arc<dyn Fn() -> Box<dyn Prepare> + Send + Sync>;
+
 /// Reads `files` on a background thread using all cores; returns the stream of messages. The
 /// stream ends after the last event.
+///
+/// Decoding threads take files in reading order, each as soon as it is free (no round waits
+/// for its slowest file), run [`ReadOptions::prepare`] on them and sort each file's events;
+/// the reading thread hands the files on in order and merges their sorted runs (see
+/// [`Reorder`]), so that an event is moved once between its decoding and the consumer.
 pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
     let (tx, rx) = bounded(8);
-    let files = std::sync::Arc::new(files);
     std::thread::Builder::new()
         .name("trailhound-read".into())
         .spawn(move || {
-            let mut order = Reorder::new();
-            let round_size = options.files_per_round.max(1);
-            let rounds: Vec<std::ops::Range<usize>> = (0..files.len())
-                .step_by(round_size)
-                .map(|start| start..(start + round_size).min(files.len()))
-                .collect();
-            // Round k + 1 decodes on the pool while this thread orders and hands on round k.
-            let decoder = std::sync::Arc::new(Decoder::new(&options.extra));
-            let mut in_flight = rounds
-                .first()
-                .map(|r| decode_round(&files, r.clone(), &decoder));
-            for (k, round) in rounds.iter().enumerate() {
-                let Some(pending) = in_flight.take() else {
-                    return;
-                };
-                let Ok(decoded) = pending.recv() else { return };
-                in_flight = rounds
-                    .get(k + 1)
-                    .map(|r| decode_round(&files, r.clone(), &decoder));
-                let mut batch = Vec::with_capacity(decoded.iter().map(|(_, e)| e.len()).sum());
-                for (report, events) in decoded {
-                    if tx.send(Message::File(report)).is_err() {
+            let threads = options
+                .threads
+                .unwrap_or_else(rayon::current_num_threads)
+                .max(1);
+            let decoder = Decoder::new(&options.extra);
+            let mut order = Ordering::new(&files, &options, tx);
+            if threads == 1 {
+                let mut prepare = options.prepare.as_ref().map(|f| f());
+                for (i, file) in files.iter().enumerate() {
+                    let decoded = decode_file(file, i, &decoder, &mut prepare, &options);
+                    if order.hand_on(decoded).is_err() {
                         return;
                     }
-                    batch.extend(events);
                 }
-                if !options.ordered {
-                    if tx.send(Message::Events(batch)).is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                // Nothing in an unread file is older than this.
-                let watermark = match files.get(round.end) {
-                    Some(f) => f.delivery_time.map(|t| t - options.slack),
-                    None => Some(Timestamp::MAX),
-                };
-                let (released, late) = order.push(batch, watermark);
-                if late > 0 && tx.send(Message::Late(late)).is_err() {
-                    return;
-                }
-                if !released.is_empty() && tx.send(Message::Events(released)).is_err() {
-                    return;
-                }
+            } else {
+                decode_in_parallel(&files, threads, &decoder, &options, &mut order);
             }
+            let _ = order.finish();
         })
         .expect("spawn reader thread");
     rx
 }
 
-/// Starts decoding `round` on the thread pool; the result arrives on the returned channel.
-fn decode_round(
-    files: &std::sync::Arc<Vec<InputFile>>,
-    round: std::ops::Range<usize>,
-    decoder: &std::sync::Arc<Decoder>,
-) -> Receiver<Vec<(FileReport, Vec<Event>)>> {
-    let (tx, rx) = bounded(1);
-    let files = std::sync::Arc::clone(files);
-    let decoder = std::sync::Arc::clone(decoder);
-    rayon::spawn(move || {
-        let decoded = round
-            .into_par_iter()
-            .map(|i| read_one(&files[i], i as u32, &decoder))
-            .collect();
-        let _ = tx.send(decoded);
+/// A decoded file: its report and its events (sorted when the reading is ordered).
+type Decoded = (FileReport, Vec<Event>);
+
+fn decode_file(
+    file: &InputFile,
+    index: usize,
+    decoder: &Decoder,
+    prepare: &mut Option<Box<dyn Prepare>>,
+    options: &ReadOptions,
+) -> Decoded {
+    let (mut report, mut events) = read_one(file, index as u32, decoder);
+    if let Some(p) = prepare {
+        p.prepare(&mut events, &mut report.prepared);
+    }
+    if options.ordered {
+        sort_events(&mut events);
+    }
+    (report, events)
+}
+
+/// Decodes `files` on `threads` scoped threads, which take the next few files as soon as they
+/// are free but never run more than a round ahead of the file being handed on; hands the files
+/// on in order. Files are taken in small chunks: a CloudTrail file is often only a few kB, and
+/// one hand-over (a channel message, a wake-up) per file cost a fifth of the cores' time.
+fn decode_in_parallel(
+    files: &[InputFile],
+    threads: usize,
+    decoder: &Decoder,
+    options: &ReadOptions,
+    order: &mut Ordering,
+) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    use std::sync::{Condvar, Mutex};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    // The number of files handed on, and its change.
+    let handed = (Mutex::new(0usize), Condvar::new());
+    let ahead = options.files_per_round.max(2 * threads);
+    let chunk = (ahead / (4 * threads)).clamp(1, 8);
+    let (done_tx, done_rx) = bounded::<(usize, Vec<Decoded>)>(2 * threads);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let done_tx = done_tx.clone();
+            let (next, stop, handed) = (&next, &stop, &handed);
+            std::thread::Builder::new()
+                .name(format!("trailhound-decode-{t}"))
+                .spawn_scoped(scope, move || {
+                    let mut prepare = options.prepare.as_ref().map(|f| f());
+                    loop {
+                        let first = next.fetch_add(chunk, Relaxed);
+                        if first >= files.len() || stop.load(Relaxed) {
+                            return;
+                        }
+                        {
+                            let (count, changed) = handed;
+                            let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+                            while first >= *n + ahead && !stop.load(Relaxed) {
+                                n = changed.wait(n).unwrap_or_else(|p| p.into_inner());
+                            }
+                        }
+                        let decoded = (first..(first + chunk).min(files.len()))
+                            .map(|i| decode_file(&files[i], i, decoder, &mut prepare, options))
+                            .collect();
+                        if done_tx.send((first, decoded)).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .expect("spawn decoding thread");
+        }
+        drop(done_tx);
+        // Chunks finish out of order; their files are handed on in order.
+        let mut finished = std::collections::BTreeMap::new();
+        let mut want = 0;
+        let mut stopped = false;
+        for (first, decoded) in &done_rx {
+            finished.insert(first, decoded);
+            while let Some(decoded) = finished.remove(&want) {
+                want += decoded.len();
+                for d in decoded {
+                    if !stopped && order.hand_on(d).is_err() {
+                        // The consumer is gone: stop the decoding threads.
+                        stopped = true;
+                        stop.store(true, Relaxed);
+                    }
+                }
+                let (count, changed) = &handed;
+                *count.lock().unwrap_or_else(|p| p.into_inner()) = want;
+                changed.notify_all();
+            }
+            if stopped {
+                break;
+            }
+        }
+        drop(done_rx);
+        handed.1.notify_all();
     });
-    rx
+}
+
+/// The consumer has gone away.
+struct Gone;
+
+/// The reading thread's side of the stream: hands on each file's report and events, ordered
+/// by rounds of [`ReadOptions::files_per_round`] files.
+struct Ordering<'a> {
+    files: &'a [InputFile],
+    tx: crossbeam_channel::Sender<Message>,
+    reorder: Reorder,
+    ordered: bool,
+    slack: Timestamp,
+    round: usize,
+    handed: usize,
+    /// The round's late events, and how many.
+    late: Vec<Event>,
+    /// Unordered reading: events waiting to be sent in one message.
+    unordered: Vec<Event>,
+    /// Reports of files handed on since the last release, sent just before its events: the
+    /// consumer then wakes once per round, not once per file.
+    reports: Vec<FileReport>,
+}
+
+/// Unordered reading sends events in messages of about this many.
+const UNORDERED_BATCH: usize = 4096;
+
+impl<'a> Ordering<'a> {
+    fn new(
+        files: &'a [InputFile],
+        options: &ReadOptions,
+        tx: crossbeam_channel::Sender<Message>,
+    ) -> Self {
+        Self {
+            files,
+            tx,
+            reorder: Reorder::new(),
+            ordered: options.ordered,
+            slack: options.slack,
+            round: options.files_per_round.max(1),
+            handed: 0,
+            late: Vec::new(),
+            unordered: Vec::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    fn send(&self, m: Message) -> Result<(), Gone> {
+        self.tx.send(m).map_err(|_| Gone)
+    }
+
+    /// Sends the reports of the files handed on since the last call.
+    fn send_reports(&mut self) -> Result<(), Gone> {
+        if self.reports.is_empty() {
+            return Ok(());
+        }
+        let reports = std::mem::take(&mut self.reports);
+        self.send(Message::Files(reports))
+    }
+
+    /// Hands on the next file; at the end of a round, releases the events no unread file can
+    /// precede.
+    fn hand_on(&mut self, (report, events): Decoded) -> Result<(), Gone> {
+        self.reports.push(report);
+        self.handed += 1;
+        if !self.ordered {
+            self.unordered.extend(events);
+            if self.unordered.len() >= UNORDERED_BATCH || self.handed == self.files.len() {
+                self.send_reports()?;
+                let batch = std::mem::take(&mut self.unordered);
+                self.send(Message::Events(batch))?;
+            }
+            return Ok(());
+        }
+        self.reorder.add(events, &mut self.late);
+        if self.handed.is_multiple_of(self.round) || self.handed == self.files.len() {
+            self.send_reports()?;
+            // Nothing in an unread file is older than this.
+            let watermark = match self.files.get(self.handed) {
+                Some(f) => f.delivery_time.map(|t| t - self.slack),
+                None => Some(Timestamp::MAX),
+            };
+            let late = self.late.len() as u64;
+            let mut out = std::mem::take(&mut self.late);
+            if let Some(w) = watermark {
+                self.reorder.release(w, &mut out);
+            }
+            if late > 0 {
+                // Late events join the released ones in time order.
+                sort_events(&mut out);
+                self.send(Message::Late(late))?;
+            }
+            if !out.is_empty() {
+                self.send(Message::Events(out))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what is left (an input of no file sends nothing).
+    fn finish(&mut self) -> Result<(), Gone> {
+        self.send_reports()?;
+        if !self.unordered.is_empty() {
+            let batch = std::mem::take(&mut self.unordered);
+            self.send(Message::Events(batch))?;
+        }
+        Ok(())
+    }
 }
 
 fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec<Event>) {
@@ -517,6 +748,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 issue_counts: d.issue_counts,
                 problem: raw.is_empty().then_some(InputProblem::EmptyFile),
                 format: d.format,
+                prepared: Vec::new(),
             };
             (report, d.events)
         }
@@ -542,6 +774,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
                 issue_counts,
                 problem: Some(problem),
                 format: None,
+                prepared: Vec::new(),
             };
             (report, Vec::new())
         }
@@ -550,10 +783,15 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
 
 /// The reorder buffer: holds events until the watermark says no older event can still come.
 ///
-/// Each round's batch is sorted once and kept as its own run; releasing pops the front of each
-/// run, so events that stay buffered are never moved again.
+/// Each file's events come sorted and stay in their own run; releasing merges the runs' fronts
+/// through a heap, so an event is moved once, into the released batch, however long it was
+/// buffered, and the batch comes out sorted.
 struct Reorder {
     runs: Vec<VecDeque<Event>>,
+    /// Slots of `runs` free for reuse.
+    free: Vec<usize>,
+    /// The front of every non-empty run: (time, file, record, run).
+    heads: std::collections::BinaryHeap<std::cmp::Reverse<(Timestamp, u32, u32, usize)>>,
     released_until: Option<Timestamp>,
 }
 
@@ -561,39 +799,70 @@ impl Reorder {
     fn new() -> Self {
         Self {
             runs: Vec::new(),
+            free: Vec::new(),
+            heads: std::collections::BinaryHeap::new(),
             released_until: None,
         }
     }
 
-    /// Adds `batch`; returns the events older than `watermark` in time order, and how many of
-    /// the added events were already late.
-    fn push(&mut self, batch: Vec<Event>, watermark: Option<Timestamp>) -> (Vec<Event>, u64) {
-        let mut out = Vec::new();
-        let mut run = Vec::with_capacity(batch.len());
-        for e in batch {
-            if self.released_until.is_some_and(|r| e.time < r) {
-                out.push(e);
-            } else {
-                run.push(e);
+    /// Adds one file's sorted events; those older than what was already released go to `late`.
+    fn add(&mut self, events: Vec<Event>, late: &mut Vec<Event>) {
+        let mut run: VecDeque<Event> = events.into();
+        if let Some(r) = self.released_until
+            && run.front().is_some_and(|e| e.time < r)
+        {
+            run = run
+                .into_iter()
+                .filter_map(|e| {
+                    if e.time < r {
+                        late.push(e);
+                        None
+                    } else {
+                        Some(e)
+                    }
+                })
+                .collect();
+        }
+        let Some(front) = run.front() else { return };
+        let head = (front.time, front.provenance.file, front.provenance.record);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.runs[slot] = run;
+                slot
             }
-        }
-        let late = out.len() as u64;
-        if !run.is_empty() {
-            sort_events(&mut run);
-            self.runs.push(run.into());
-        }
-        if let Some(w) = watermark {
-            for run in &mut self.runs {
-                while run.front().is_some_and(|e| e.time < w) {
-                    out.extend(run.pop_front());
+            None => {
+                self.runs.push(run);
+                self.runs.len() - 1
+            }
+        };
+        self.heads
+            .push(std::cmp::Reverse((head.0, head.1, head.2, slot)));
+    }
+
+    /// Appends the events older than `watermark` to `out`, in time order.
+    fn release(&mut self, watermark: Timestamp, out: &mut Vec<Event>) {
+        while let Some(&std::cmp::Reverse((time, _, _, slot))) = self.heads.peek() {
+            if time >= watermark {
+                break;
+            }
+            self.heads.pop();
+            let run = &mut self.runs[slot];
+            out.extend(run.pop_front());
+            match run.front() {
+                Some(e) => self.heads.push(std::cmp::Reverse((
+                    e.time,
+                    e.provenance.file,
+                    e.provenance.record,
+                    slot,
+                ))),
+                None => {
+                    // Give the slot's memory back now: a burst's run must not stay allocated.
+                    self.runs[slot] = VecDeque::new();
+                    self.free.push(slot);
                 }
             }
-            self.runs.retain(|r| !r.is_empty());
-            self.released_until = Some(self.released_until.map_or(w, |r| r.max(w)));
         }
-        // `out` is a concatenation of sorted runs, which the merge sort handles in linear time.
-        sort_events(&mut out);
-        (out, late)
+        self.released_until = Some(self.released_until.map_or(watermark, |r| r.max(watermark)));
     }
 }
 
@@ -628,9 +897,9 @@ mod input_problem_tests {
         std::fs::remove_file(&f).unwrap();
         let reports: Vec<FileReport> = read(found.files, ReadOptions::default())
             .into_iter()
-            .filter_map(|m| match m {
-                Message::File(r) => Some(r),
-                _ => None,
+            .flat_map(|m| match m {
+                Message::Files(r) => r,
+                _ => Vec::new(),
             })
             .collect();
         assert_eq!(reports.len(), 1);

@@ -13,21 +13,27 @@ fn parse_stamp(s: &str) -> Option<Timestamp> {
     if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d, h, mi) = (
-        num(0..4)?,
-        num(4..6)?,
-        num(6..8)?,
-        num(9..11)?,
-        num(11..13)?,
-    );
-    let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00Z");
-    trailhound_model::parse_rfc3339(&text).ok()
+    // YYYYMMDDTHHMMZ into YYYY-MM-DDTHH:MM:00Z, on the stack (one file name each, many files).
+    let mut text = *b"0000-00-00T00:00:00Z";
+    for (to, from) in [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (5, 4),
+        (6, 5),
+        (8, 6),
+        (9, 7),
+    ]
+    .into_iter()
+    .chain([(11, 9), (12, 10), (14, 11), (15, 12)])
+    {
+        if !b[from].is_ascii_digit() {
+            return None;
+        }
+        text[to] = b[from];
+    }
+    trailhound_model::parse_rfc3339(std::str::from_utf8(&text).ok()?).ok()
 }
 
 #[cfg(test)]

@@ -190,6 +190,9 @@ impl Selection {
         if !self.regions.is_empty() && !self.regions.iter().any(|r| r == region) {
             return false;
         }
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
         match crate::delivery_time(name) {
             Some(d) => {
                 self.since.is_none_or(|s| d >= s)

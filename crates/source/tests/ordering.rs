@@ -31,7 +31,7 @@ fn collect(dir: &Path, options: ReadOptions) -> (Vec<Timestamp>, u64) {
         match m {
             Message::Events(es) => times.extend(es.iter().map(|e| e.time)),
             Message::Late(n) => late += n,
-            Message::File(_) => {}
+            Message::Files(_) => {}
         }
     }
     (times, late)
@@ -120,4 +120,93 @@ fn files_without_a_delivery_time_are_sorted_as_a_whole() {
             t("2026-01-03T00:00:00Z")
         ]
     );
+}
+
+/// Every event's (file, record, time), in stream order, the late count and the prepare counts
+/// per file.
+type Stream = (Vec<(u32, u32, Timestamp)>, u64, Vec<Vec<u64>>);
+
+fn stream(dir: &Path, options: ReadOptions) -> Stream {
+    let found = discover(&[dir.to_path_buf()]);
+    let (mut events, mut late, mut counts) = (Vec::new(), 0, Vec::new());
+    for m in read(found.files, options) {
+        match m {
+            Message::Events(es) => events.extend(
+                es.iter()
+                    .map(|e| (e.provenance.file, e.provenance.record, e.time)),
+            ),
+            Message::Late(n) => late += n,
+            Message::Files(rs) => counts.extend(rs.into_iter().map(|r| (r.file, r.prepared))),
+        }
+    }
+    counts.sort();
+    (events, late, counts.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Drops events at odd minutes, counting them: a stand-in for `--since` and GeoIP.
+struct DropOddMinutes;
+
+impl trailhound_source::Prepare for DropOddMinutes {
+    fn prepare(&mut self, events: &mut Vec<trailhound_model::Event>, counts: &mut Vec<u64>) {
+        counts.resize(1, 0);
+        let before = events.len();
+        events.retain(|e| (e.time / (60 * 1_000_000_000)) % 2 == 0);
+        counts[0] += (before - events.len()) as u64;
+    }
+}
+
+#[test]
+fn one_decoding_thread_and_several_give_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = t("2026-01-01T10:00:00Z");
+    // 200 files, 5 minutes apart, each with events up to 3 h before its delivery (some late),
+    // in a scrambled order, ties in time across files.
+    let mut x: i64 = 17;
+    for f in 0..200i64 {
+        let end = base + f * 5 * 60 * 1_000_000_000;
+        let times: Vec<Timestamp> = (0..(f % 7 + 1))
+            .map(|_| {
+                x = (x * 1_103_515_245 + 12345) % (1 << 31);
+                end - (x % 180) * 60 * 1_000_000_000
+            })
+            .collect();
+        let stamp = format_rfc3339(end).replace(['-', ':'], "");
+        write_file(dir.path(), &format!("{}Z", &stamp[..13]), &times);
+    }
+    let options = |threads, prepare: bool| ReadOptions {
+        files_per_round: 8,
+        threads: Some(threads),
+        prepare: prepare.then(|| {
+            std::sync::Arc::new(|| Box::new(DropOddMinutes) as Box<dyn trailhound_source::Prepare>)
+                as trailhound_source::PrepareFactory
+        }),
+        ..ReadOptions::default()
+    };
+    for prepare in [false, true] {
+        let one = stream(dir.path(), options(1, prepare));
+        assert!(one.1 > 0, "the set has late events");
+        for threads in [2, 3, 8] {
+            assert_eq!(stream(dir.path(), options(threads, prepare)), one);
+        }
+        let kept = one.0.len();
+        if prepare {
+            let dropped: u64 = one.2.iter().map(|c| c[0]).sum();
+            assert!(dropped > 0 && kept > 0);
+            assert_eq!(
+                kept as u64 + dropped,
+                (0..200).map(|f| f % 7 + 1).sum::<u64>()
+            );
+            assert!(
+                one.0
+                    .iter()
+                    .all(|(_, _, t)| (t / (60 * 1_000_000_000)) % 2 == 0)
+            );
+        } else {
+            assert_eq!(kept as u64, (0..200).map(|f| f % 7 + 1).sum::<u64>());
+            assert!(one.2.iter().all(Vec::is_empty));
+        }
+        // In order, but for the late events.
+        let out_of_order = one.0.windows(2).filter(|w| w[1].2 < w[0].2).count() as u64;
+        assert!(out_of_order <= one.1);
+    }
 }
