@@ -221,8 +221,6 @@ pub fn run(args: HuntArgs) -> Result<()> {
         stats.add_input_problem(&u.path.display().to_string(), u.problem, &u.why);
     }
     let progress = progress_bar(found.total_bytes(), args.no_progress);
-    // Named (in the statistics) only when something in them was bad.
-    let paths: Vec<PathBuf> = found.files.iter().map(|f| f.path.clone()).collect();
     let geo = std::sync::Arc::new(geo);
     let mut countries = HashSet::new();
     // Counted in an array on the per-event path, named once at the end.
@@ -256,7 +254,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
         match message {
             Message::Files(reports) => {
                 for report in &reports {
-                    count_file(&mut stats, &mut address_kinds, report, &paths);
+                    count_file(&mut stats, &mut address_kinds, report);
                     progress.inc(report.bytes);
                 }
             }
@@ -342,15 +340,14 @@ enum Rules {
     OnThreads(trailhound_detect::threads::DetectorThreads),
 }
 
-/// Counts a decoded file into the run's statistics, naming it (from `paths`) only when
-/// something in it was bad.
+/// Counts a decoded file into the run's statistics, naming it only when something in it was
+/// bad.
 fn count_file(
     stats: &mut RunStats,
     address_kinds: &mut [u64],
     report: &trailhound_source::FileReport,
-    paths: &[PathBuf],
 ) {
-    let name = || paths[report.file as usize].display().to_string();
+    let name = || report.path.display().to_string();
     stats.files += 1;
     stats.bytes += report.bytes;
     stats.decompressed_bytes += report.decompressed_bytes;

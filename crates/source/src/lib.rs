@@ -399,6 +399,8 @@ impl Discovery {
 pub struct FileReport {
     /// Index into the list of files given to [`read`] (also the events' `provenance.file`).
     pub file: u32,
+    /// The file's path (or S3 URL), so that a consumer need not keep the list to name it.
+    pub path: PathBuf,
     /// Bytes read from disk.
     pub bytes: u64,
     /// Bytes after decompression.
@@ -740,6 +742,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
             let d = decoder.decode(&raw, index);
             let report = FileReport {
                 file: index,
+                path: file.path.clone(),
                 bytes: raw.len() as u64,
                 decompressed_bytes: d.decompressed_bytes,
                 events: d.events.len() as u64,
@@ -766,6 +769,7 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
             issue_counts[IssueKind::Io as usize] = 1;
             let report = FileReport {
                 file: index,
+                path: file.path.clone(),
                 bytes: 0,
                 decompressed_bytes: 0,
                 events: 0,
