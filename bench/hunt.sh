@@ -6,7 +6,8 @@
 #   bench/hunt.sh [GB]        # default 10: about 7.6 million events, 10 GB uncompressed
 #
 # Generates the set once under target/bench-data/hunt-<GB>gb (deterministic, seed 1), then runs
-#   trailhound hunt --decode-only   (read, gunzip, parse, order, GeoIP; no detections)
+#   trailhound hunt --decode-only --threads 1   (read, gunzip, parse, order, GeoIP on one core)
+#   trailhound hunt --decode-only   (the same on every core; no detections)
 #   trailhound hunt                 (the same plus every rule, no alert store)
 #   trailhound hunt --store ... --format html   (the same into a fresh SQLite store, with the report)
 # and prints events/s, MB/s (uncompressed), peak RSS and the ratio of the two speeds, then the
@@ -33,7 +34,7 @@ run() {
   python3 - "$stats" "$secs" "$rss_kb" "$label" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); secs = float(sys.argv[2]); rss = int(sys.argv[3]) / 1024
-print(f"{sys.argv[4]:<12} {s['events']:>10} events  {s['decompressed_bytes']/1e9:6.2f} GB  {secs:7.1f} s  "
+print(f"{sys.argv[4]:<14} {s['events']:>10} events  {s['decompressed_bytes']/1e9:6.2f} GB  {secs:7.1f} s  "
       f"{s['events']/secs:>9.0f} events/s  {s['decompressed_bytes']/1e6/secs:6.0f} MB/s  peak RSS {rss:6.0f} MB  "
       f"alerts {sum(s['alerts_by_rule'].values())}")
 print(f"{secs}", file=open(sys.argv[1] + ".secs", "w"))
@@ -41,10 +42,13 @@ PY
   cat "$stats.secs" > "target/bench-data/last-$label.secs"
 }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+run decode-1thr --decode-only --threads 1
 run decode-only --decode-only
 run full-hunt
 python3 - <<'PY'
+one = float(open("target/bench-data/last-decode-1thr.secs").read())
 d = float(open("target/bench-data/last-decode-only.secs").read()); h = float(open("target/bench-data/last-full-hunt.secs").read())
+print(f"decoding on every core runs at {one / d:.2f} times its single-thread speed (--threads 1)")
 print(f"full hunt runs at {100 * d / h:.0f} % of the decode-only speed")
 PY
 
