@@ -119,10 +119,9 @@ impl Triage {
     }
 }
 
-/// Alerts for a run without a store: suppressed alerts get their totals from this run's
-/// members, and D5 correlates this run's alerts.
-pub(crate) fn without_store(triage: &Triage, alerts: Vec<Alert>) -> Vec<Alert> {
-    let (alerts, _) = triage.prepare(alerts);
+/// Alerts for a run without a store, prepared ([`Triage::prepare`]): suppressed alerts have their
+/// totals from this run's members, and D5 correlates this run's alerts.
+pub(crate) fn without_store(triage: &Triage, (alerts, _): Prepared) -> Vec<Alert> {
     let d5 = triage.correlate(&alerts);
     alerts.into_iter().chain(d5).collect()
 }
@@ -136,8 +135,19 @@ pub(crate) fn store_and_correlate(
     triage: &Triage,
     alerts: Vec<Alert>,
 ) -> Result<(Vec<(Alert, Upserted)>, IncidentCounts)> {
+    store_prepared(store, triage, triage.prepare(alerts))
+}
+
+/// A run's alerts attributed and suppressed ([`Triage::prepare`]), with the suppression members.
+pub(crate) type Prepared = (Vec<Alert>, Vec<Member>);
+
+/// [`store_and_correlate`] for alerts already prepared.
+pub(crate) fn store_prepared(
+    store: &mut dyn AlertStore,
+    triage: &Triage,
+    (mut alerts, members): Prepared,
+) -> Result<(Vec<(Alert, Upserted)>, IncidentCounts)> {
     let path = store.location();
-    let (mut alerts, members) = triage.prepare(alerts);
     if !members.is_empty() {
         let totals = store
             .add_members(&members)

@@ -205,6 +205,16 @@ pub trait Detector: Send {
     fn matched_events(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
+    /// For a detector whose alerts may be taken as they become final ([`drain`]) during a
+    /// hunt: how far before the last event it saw an alert's time may lie when `drain` hands
+    /// it on. Its drained alerts and those of [`finish`](Detector::finish), sorted by time, rule
+    /// id and id, are then exactly what `finish` alone would give, and a hunt folds them as they
+    /// come (suppression). `None` (the default): a hunt takes its alerts at the end.
+    ///
+    /// [`drain`]: Detector::drain
+    fn drain_delay(&self) -> Option<Timestamp> {
+        None
+    }
 }
 
 /// A rule's static description and constructor: the unit of registration in [`rules::ALL`].

@@ -263,15 +263,40 @@ impl Totals {
 /// as they were, in input order of their first member) and the members of every suppressed
 /// alert.
 pub fn suppress(alerts: Vec<Alert>, policies: &Policies) -> (Vec<Alert>, Vec<Member>) {
-    let mut out: Vec<Alert> = Vec::with_capacity(alerts.len());
-    let mut members: Vec<Member> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut s = Suppressor::new(policies.clone());
     for a in alerts {
-        let policy = policies.of(&a.rule_id);
+        s.push(a);
+    }
+    s.finish()
+}
+
+/// [`suppress`] one alert at a time, so that alerts can be folded as they become final rather
+/// than all held until the end: pushing a sequence gives what [`suppress`] gives for it.
+#[derive(Debug, Default)]
+pub struct Suppressor {
+    policies: Policies,
+    out: Vec<Alert>,
+    members: Vec<Member>,
+    index: BTreeMap<String, usize>,
+}
+
+impl Suppressor {
+    /// An empty suppressor with these policies.
+    pub fn new(policies: Policies) -> Self {
+        Self {
+            policies,
+            ..Self::default()
+        }
+    }
+
+    /// Folds `a` into its group's alert, or starts a group (or keeps it alone when its rule
+    /// is not suppressed).
+    pub fn push(&mut self, a: Alert) {
+        let policy = self.policies.of(&a.rule_id);
         let start = match policy.window {
             Window::Off => {
-                out.push(a);
-                continue;
+                self.out.push(a);
+                return;
             }
             Window::Run => "run".to_owned(),
             Window::Every(span) => {
@@ -283,34 +308,54 @@ pub fn suppress(alerts: Vec<Alert>, policies: &Policies) -> (Vec<Alert>, Vec<Mem
         let mut parts: Vec<&str> = vec!["suppressed", &start];
         parts.extend(values.iter().map(String::as_str));
         let id = alert_id(&a.rule_id, &parts);
-        members.push(Member {
+        self.members.push(Member {
             alert_id: id.clone(),
             member_id: a.id.clone(),
             count: a.count,
             first_seen: a.first_seen,
             last_seen: a.last_seen,
         });
-        match index.get(&id) {
-            Some(&i) => fold(&mut out[i], &a),
+        match self.index.get(&id) {
+            Some(&i) => fold(&mut self.out[i], &a),
             None => {
-                index.insert(id.clone(), out.len());
-                out.push(start_group(a, id, &policy, &start, &values));
+                self.index.insert(id.clone(), self.out.len());
+                self.out.push(start_group(a, id, &policy, &start, &values));
             }
         }
     }
-    // Counts from the members (a member listed twice in one batch counts once).
-    let mut by_alert: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
+
+    /// Alerts pushed so far.
+    pub fn len(&self) -> usize {
+        self.members.len() + self.out.len() - self.index.len()
+    }
+
+    /// True before the first push.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// The alerts (groups in the order they started) with their totals, and every member.
+    pub fn finish(self) -> (Vec<Alert>, Vec<Member>) {
+        let (mut out, mut members) = (self.out, self.members);
+        // Counts from the members (a member listed twice in one batch counts once).
+        let mut by_alert: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
+        sort_members(&mut members);
+        for m in &members {
+            by_alert.entry(m.alert_id.as_str()).or_default().push(m);
+        }
+        for a in &mut out {
+            if let Some(ms) = by_alert.get(a.id.as_str()) {
+                set_totals(a, Totals::of(ms));
+            }
+        }
+        (out, members)
+    }
+}
+
+/// Sorts members by alert and member id, each pair once (as [`suppress`] returns them).
+pub fn sort_members(members: &mut Vec<Member>) {
     members.sort_by(|x, y| (&x.alert_id, &x.member_id).cmp(&(&y.alert_id, &y.member_id)));
     members.dedup_by(|x, y| x.alert_id == y.alert_id && x.member_id == y.member_id);
-    for m in &members {
-        by_alert.entry(m.alert_id.as_str()).or_default().push(m);
-    }
-    for a in &mut out {
-        if let Some(ms) = by_alert.get(a.id.as_str()) {
-            set_totals(a, Totals::of(ms));
-        }
-    }
-    (out, members)
 }
 
 /// The first member of a group becomes the suppressed alert.

@@ -464,6 +464,20 @@ impl Detector for SigmaDetector {
         std::mem::take(&mut self.ready)
     }
 
+    /// An alert is final once the stream is a bucket and the grace past its bucket; a legacy
+    /// aggregation may place its events up to its `timeframe` back: one bucket more of margin.
+    fn drain_delay(&self) -> Option<Timestamp> {
+        let bucket = self.options.bucket.nanos().max(1);
+        let timeframe = self
+            .engine
+            .rules()
+            .iter()
+            .filter_map(|r| r.aggregation.as_ref().map(|a| a.timeframe))
+            .max()
+            .unwrap_or(0);
+        Some(3 * bucket + self.options.grace.nanos() + timeframe)
+    }
+
     fn matched_events(&self) -> Vec<(String, u64)> {
         let rules = self.engine.rules();
         self.matched
