@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::bin;
+use cli::{bin, scenario};
 
 /// The scenarios of the stolen-key rules, with every default one (so that the decoys are there).
 const SCENARIOS: &str = "failed-api-spike,first-seen-ip,new-user-agent-ip,unauthorized-burst,quarantine-policy,session-token-abuse,key-for-another-user,first-caller-identity,console-no-mfa,many-countries";
@@ -50,16 +50,6 @@ fn hunt(src: &std::path::Path) -> Vec<Value> {
             .arg(src),
     );
     cli::jsonl(&out.stdout)
-}
-
-/// The manifest's entry of scenario `name`.
-fn scenario<'a>(manifest: &'a Value, name: &str) -> &'a Value {
-    manifest["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is listed in the manifest"))
 }
 
 fn strings(v: &Value) -> BTreeSet<String> {

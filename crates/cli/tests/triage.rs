@@ -15,7 +15,7 @@ mod cli;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cli::{generate, jsonl, run_ok, trailhound};
+use cli::{generate, jsonl, run_ok, scenario, trailhound};
 use serde_json::Value;
 
 const MASS_SECRETS: &str = "sigma-45251c1d-3fda-47d4-a990-b7ce4d635fc0";
@@ -35,15 +35,6 @@ fn lineage_set(dir: &Path) -> Value {
             "stolen-key-session,first-seen-ip",
         ],
     )
-}
-
-fn scenario<'a>(manifest: &'a Value, name: &str) -> &'a Value {
-    manifest["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
 }
 
 fn hunt(data: &Path, store: &str) -> String {

@@ -50,3 +50,13 @@ pub fn generate(dir: &Path, args: &[&str]) -> Value {
     run_ok(trailhound("generate").arg("generate").arg(dir).args(args));
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
 }
+
+/// The manifest's entry of scenario `name`.
+pub fn scenario<'a>(manifest: &'a Value, name: &str) -> &'a Value {
+    manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed in the manifest"))
+}
