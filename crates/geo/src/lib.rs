@@ -219,7 +219,7 @@ fn describe(reader: &Reader<Cow<'static, [u8]>>) -> String {
 
 /// Distinct addresses a [`GeoCache`] remembers before it starts afresh: a trail with millions of
 /// distinct addresses (a scan, a botnet, years of mobile users) would otherwise grow it without
-/// bound, once per decoding thread (measured: 50 MB per thread on the 10 GB set).
+/// bound, once per decoding thread.
 pub const MEMO_LIMIT: usize = 1 << 16;
 
 /// A per-run memo of country lookups keyed by the raw `sourceIPAddress` string.
