@@ -229,15 +229,6 @@ pub fn run(args: HuntArgs) -> Result<()> {
     let mut activity =
         (args.format == Format::Html && !args.decode_only).then(ActivityCollector::new);
 
-    let prepare = {
-        let (geo, selection) = (std::sync::Arc::clone(&geo), selection.clone());
-        std::sync::Arc::new(move || {
-            Box::new(SelectAndLocate {
-                selection: selection.clone(),
-                cache: GeoCache::new(std::sync::Arc::clone(&geo)),
-            }) as Box<dyn trailhound_source::Prepare>
-        })
-    };
     // Alerts of the detectors that hand them on as they become final, folded as they come.
     let mut folding: Vec<Option<Folding>> = detectors
         .iter()
@@ -245,7 +236,10 @@ pub fn run(args: HuntArgs) -> Result<()> {
         .collect();
     // The detectors on threads of their own, unless everything is to take one core.
     let mut rules = if args.threads == Some(1) || detectors.is_empty() {
-        Rules::Here(detectors)
+        Rules::Here {
+            detectors,
+            seen: trailhound_model::Timestamp::MIN,
+        }
     } else {
         Rules::OnThreads(trailhound_detect::threads::DetectorThreads::start(
             detectors,
@@ -253,7 +247,7 @@ pub fn run(args: HuntArgs) -> Result<()> {
     };
     let options = ReadOptions {
         extra,
-        prepare: Some(prepare),
+        prepare: Some(SelectAndLocate::factory(&geo, &selection)),
         ..ReadOptions::default()
     };
     for message in read(found.files, options) {
@@ -281,35 +275,14 @@ pub fn run(args: HuntArgs) -> Result<()> {
                 } else {
                     events.into_iter().filter(|e| !allow.ignores(e)).collect()
                 };
-                let events = match &mut rules {
-                    Rules::Here(detectors) => {
-                        for e in &events {
-                            for d in detectors.iter_mut() {
-                                d.observe(e);
-                            }
-                        }
-                        if let Some(last) = events.last() {
-                            for (d, f) in detectors.iter_mut().zip(&mut folding) {
-                                if let Some(f) = f {
-                                    f.add(d.drain(), last.time, &triage);
-                                }
-                            }
-                        }
-                        std::sync::Arc::new(events)
+                let events = rules.observe(events);
+                for (i, f) in folding.iter_mut().enumerate() {
+                    if let Some(f) = f
+                        && let Some((alerts, seen)) = rules.drained(i)
+                    {
+                        f.add(alerts, seen, &triage);
                     }
-                    Rules::OnThreads(threads) => {
-                        let batch = std::sync::Arc::new(events);
-                        threads.observe(std::sync::Arc::clone(&batch));
-                        for (i, f) in folding.iter_mut().enumerate() {
-                            if let Some(f) = f
-                                && let Some((alerts, seen)) = threads.drained(i)
-                            {
-                                f.add(alerts, seen, &triage);
-                            }
-                        }
-                        batch
-                    }
-                };
+                }
                 for e in events.iter() {
                     if let Some(a) = &mut activity {
                         // A session key a long-term key minted counts in that key's charts.
@@ -332,26 +305,12 @@ pub fn run(args: HuntArgs) -> Result<()> {
             stats.source_address_kinds.insert(kind.name(), n);
         }
     }
-    let mut detectors = match rules {
-        Rules::Here(detectors) => detectors,
-        Rules::OnThreads(threads) => threads
-            .join()
-            .into_iter()
-            .zip(&mut folding)
-            .map(|((d, left), f)| {
-                if let Some(f) = f {
-                    f.held.extend(left);
-                }
-                d
-            })
-            .collect(),
-    };
     // Each detector's alerts attributed and suppressed on their own (a suppression group never
     // spans two rules), in the detectors' order: what preparing all of them at once gives.
     let (mut alerts, mut members) = (Vec::new(), Vec::new());
-    for (d, f) in detectors.iter_mut().zip(folding) {
+    for ((mut d, handed_on), f) in rules.join().into_iter().zip(folding) {
         let (a, m) = match f {
-            Some(f) => f.finish(d.finish(), &triage),
+            Some(f) => f.finish(handed_on.into_iter().chain(d.finish()).collect(), &triage),
             None => triage.prepare(d.finish()),
         };
         alerts.extend(a);
@@ -418,7 +377,7 @@ impl Folding {
 
     /// Folds `alerts` in the order of the detector's `finish` (time, rule, id).
     fn fold(&mut self, mut alerts: Vec<Alert>, triage: &Triage) {
-        alerts.sort_by(|a, b| (a.time, &a.rule_id, &a.id).cmp(&(b.time, &b.rule_id, &b.id)));
+        alerts.sort_by(|a, b| a.report_order().cmp(&b.report_order()));
         for mut a in alerts {
             triage.lineage().attribute(&mut a);
             self.folded.push(a);
@@ -443,8 +402,56 @@ impl Folding {
 /// Where the detectors run: on the thread that reads the stream (`--threads 1`), or each on its
 /// own thread.
 enum Rules {
-    Here(Vec<Box<dyn trailhound_detect::Detector>>),
+    /// The detectors, and the time of the last event they saw.
+    Here {
+        detectors: Vec<Box<dyn trailhound_detect::Detector>>,
+        seen: trailhound_model::Timestamp,
+    },
     OnThreads(trailhound_detect::threads::DetectorThreads),
+}
+
+impl Rules {
+    /// Hands a batch of events to every detector; returns it, shared.
+    fn observe(
+        &mut self,
+        events: Vec<trailhound_model::Event>,
+    ) -> std::sync::Arc<Vec<trailhound_model::Event>> {
+        let events = std::sync::Arc::new(events);
+        match self {
+            Rules::Here { detectors, seen } => {
+                for e in events.iter() {
+                    for d in detectors.iter_mut() {
+                        d.observe(e);
+                    }
+                }
+                *seen = events.last().map_or(*seen, |e| e.time);
+            }
+            Rules::OnThreads(threads) => threads.observe(std::sync::Arc::clone(&events)),
+        }
+        events
+    }
+
+    /// What the `i`th detector handed on ([`Detector::drain`]) since the last call, and the time
+    /// of the last event it had seen then (see [`DetectorThreads::drained`]).
+    ///
+    /// [`Detector::drain`]: trailhound_detect::Detector::drain
+    /// [`DetectorThreads::drained`]: trailhound_detect::threads::DetectorThreads::drained
+    fn drained(&mut self, i: usize) -> Option<(Vec<Alert>, trailhound_model::Timestamp)> {
+        match self {
+            Rules::Here { detectors, seen } => Some((detectors.get_mut(i)?.drain(), *seen)),
+            Rules::OnThreads(threads) => threads.drained(i),
+        }
+    }
+
+    /// The detectors, in order, each with what it handed on and was not taken yet.
+    fn join(self) -> Vec<(Box<dyn trailhound_detect::Detector>, Vec<Alert>)> {
+        match self {
+            Rules::Here { detectors, .. } => {
+                detectors.into_iter().map(|d| (d, Vec::new())).collect()
+            }
+            Rules::OnThreads(threads) => threads.join(),
+        }
+    }
 }
 
 /// Counts a decoded file into the run's statistics, naming it only when something in it was
@@ -498,6 +505,22 @@ struct SelectAndLocate {
     cache: GeoCache<std::sync::Arc<GeoIp>>,
 }
 
+impl SelectAndLocate {
+    /// One per decoding thread, each with its own memo.
+    fn factory(
+        geo: &std::sync::Arc<GeoIp>,
+        selection: &Selection,
+    ) -> trailhound_source::PrepareFactory {
+        let (geo, selection) = (std::sync::Arc::clone(geo), selection.clone());
+        std::sync::Arc::new(move || {
+            Box::new(SelectAndLocate {
+                selection: selection.clone(),
+                cache: GeoCache::new(std::sync::Arc::clone(&geo)),
+            })
+        })
+    }
+}
+
 impl trailhound_source::Prepare for SelectAndLocate {
     fn prepare(&mut self, events: &mut Vec<trailhound_model::Event>, counts: &mut Vec<u64>) {
         counts.resize(1 + AddressKind::ALL.len(), 0);
@@ -514,8 +537,9 @@ impl trailhound_source::Prepare for SelectAndLocate {
     }
 }
 
-/// Sizes the pool that reads and decodes files (rayon's global pool): `n` threads, else one per
-/// core. Once per process, before any file is read.
+/// Sizes rayon's global pool, whose size is also the number of decoding threads
+/// ([`ReadOptions::threads`] by default; the pool itself lists and sorts the files): `n`
+/// threads, else one per core. Once per process, before any file is listed.
 pub(crate) fn set_threads(n: Option<u16>) -> Result<()> {
     if let Some(n) = n {
         rayon::ThreadPoolBuilder::new()
@@ -813,18 +837,9 @@ mod tests {
         let geo = std::sync::Arc::new(GeoIp::embedded());
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample");
         let files = trailhound_source::discover(&[dir]).files;
-        let prepare = {
-            let geo = std::sync::Arc::clone(&geo);
-            std::sync::Arc::new(move || {
-                Box::new(SelectAndLocate {
-                    selection: Selection::default(),
-                    cache: GeoCache::new(std::sync::Arc::clone(&geo)),
-                }) as Box<dyn trailhound_source::Prepare>
-            })
-        };
         let options = ReadOptions {
             extra: std::sync::Arc::clone(&rules.extra),
-            prepare: Some(prepare),
+            prepare: Some(SelectAndLocate::factory(&geo, &Selection::default())),
             ..ReadOptions::default()
         };
         let events: Vec<trailhound_model::Event> = read(files, options)

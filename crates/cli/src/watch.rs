@@ -527,16 +527,11 @@ impl Watcher<'_> {
                     skipped += 1;
                     continue;
                 }
-                files.push(InputFile {
-                    path: PathBuf::from(&url),
-                    size: o.size,
-                    delivery_time: trailhound_source::delivery_time(name),
-                    origin: Origin::S3 {
-                        source: self.bucket(&o.bucket)?,
-                        key: o.key.clone(),
-                    },
-                    changed: None,
-                });
+                let origin = Origin::S3 {
+                    source: self.bucket(&o.bucket)?,
+                    key: o.key.clone(),
+                };
+                files.push(InputFile::new(PathBuf::from(&url), o.size, origin, None));
             }
         }
         in_reading_order(&mut files);

@@ -123,7 +123,7 @@ impl Params {
 pub fn correlate(params: &Params, open_alerts: &[Alert]) -> Vec<Alert> {
     // Distinct by id, in a fixed order, whatever the input order.
     let mut alerts: Vec<&Alert> = open_alerts.iter().collect();
-    alerts.sort_by(|a, b| order(a).cmp(&order(b)));
+    alerts.sort_by(|a, b| a.report_order().cmp(&b.report_order()));
     alerts.dedup_by(|a, b| a.id == b.id);
 
     #[derive(Default)]
@@ -179,11 +179,6 @@ pub fn correlate(params: &Params, open_alerts: &[Alert]) -> Vec<Alert> {
     }
     out.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
     out
-}
-
-/// Alerts in time order, then rule, then id.
-fn order(a: &Alert) -> (i64, &str, &str) {
-    (a.time, &a.rule_id, &a.id)
 }
 
 /// The group keys of an alert: its root key (the long-term key behind a temporary one, see

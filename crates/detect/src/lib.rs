@@ -134,6 +134,11 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The order in which a detector's `finish` reports alerts: time, then rule, then id.
+    pub fn report_order(&self) -> (Timestamp, &str, &str) {
+        (self.time, &self.rule_id, &self.id)
+    }
+
     /// What alerts of one attacker share: the root key, else the principal, else the key.
     pub fn subject(&self) -> &str {
         [&self.root_key, &self.principal, &self.access_key_id]

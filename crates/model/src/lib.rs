@@ -183,6 +183,12 @@ impl AccessKeyKind {
 }
 
 impl Event {
+    /// The stream's order: time, then the file and the record the event came from (two events
+    /// of one time keep the order of the input).
+    pub fn stream_order(&self) -> (Timestamp, u32, u32) {
+        (self.time, self.provenance.file, self.provenance.record)
+    }
+
     /// True when `errorCode` is empty (Kusto `isempty(ErrorCode)`).
     pub fn succeeded(&self) -> bool {
         self.error_code.is_empty()

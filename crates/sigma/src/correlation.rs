@@ -398,7 +398,7 @@ impl DistinctCount {
         }
         group.last_alert = Some(ts);
         let mut events: Vec<Event> = group.evidence.values().flatten().cloned().collect();
-        events.sort_by_key(|x| (x.time, x.provenance.file, x.provenance.record));
+        events.sort_by_key(Event::stream_order);
         events.truncate(MAX_BUFFERED);
         if self.reset {
             group.last_seen.clear();

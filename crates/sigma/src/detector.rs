@@ -491,7 +491,7 @@ impl Detector for SigmaDetector {
     fn finish(&mut self) -> Vec<Alert> {
         self.close_until(Timestamp::MAX);
         let mut out = std::mem::take(&mut self.ready);
-        out.sort_by(|a, b| (a.time, &a.rule_id, &a.id).cmp(&(b.time, &b.rule_id, &b.id)));
+        out.sort_by(|a, b| a.report_order().cmp(&b.report_order()));
         out
     }
 }

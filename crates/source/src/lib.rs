@@ -77,6 +77,33 @@ pub struct InputFile {
     pub changed: Option<std::time::SystemTime>,
 }
 
+impl InputFile {
+    /// A file to read, its delivery time taken from its name.
+    pub fn new(
+        path: PathBuf,
+        size: u64,
+        origin: Origin,
+        changed: Option<std::time::SystemTime>,
+    ) -> Self {
+        let delivery_time = path
+            .file_name()
+            .and_then(|n| delivery_time(&n.to_string_lossy()));
+        Self {
+            path,
+            size,
+            delivery_time,
+            origin,
+            changed,
+        }
+    }
+
+    /// A local file, with its size and change time from `m` (when it could be read).
+    fn local(path: PathBuf, m: Option<&std::fs::Metadata>) -> Self {
+        let size = m.map_or(0, |m| m.len());
+        Self::new(path, size, Origin::Local, m.and_then(changed))
+    }
+}
+
 /// What [`discover`] found.
 #[derive(Debug, Default)]
 pub struct Discovery {
@@ -252,15 +279,8 @@ pub fn discover_selected(paths: &[PathBuf], selection: &Selection) -> Discovery 
                         if let Some(k) = selection.skip_reason(&path, &name) {
                             return Err((path, k));
                         }
-                        let delivery_time = delivery_time(&name);
                         let m = std::fs::metadata(&path).ok();
-                        Ok(InputFile {
-                            size: m.as_ref().map_or(0, |m| m.len()),
-                            delivery_time,
-                            origin: Origin::Local,
-                            changed: m.as_ref().and_then(changed),
-                            path,
-                        })
+                        Ok(InputFile::local(path, m.as_ref()))
                     })
                     .collect();
                 for verdict in judged {
@@ -354,38 +374,23 @@ impl Discovery {
                         source: std::sync::Arc::clone(source),
                         key: o.key,
                     };
-                    self.push(path, o.size, origin, Some(o.last_modified));
+                    self.push(InputFile::new(path, o.size, origin, Some(o.last_modified)));
                 }
             }
         }
     }
 
     fn push_file(&mut self, path: PathBuf, m: Option<&std::fs::Metadata>) {
-        let size = m.map_or(0, |m| m.len());
-        self.push(path, size, Origin::Local, m.and_then(changed));
+        self.push(InputFile::local(path, m));
     }
 
-    fn push(
-        &mut self,
-        path: PathBuf,
-        size: u64,
-        origin: Origin,
-        changed: Option<std::time::SystemTime>,
-    ) {
-        if is_digest(&path) {
-            self.digests.push(path);
-            return;
+    /// Lists `file`, unless it is a digest.
+    fn push(&mut self, file: InputFile) {
+        if is_digest(&file.path) {
+            self.digests.push(file.path);
+        } else {
+            self.files.push(file);
         }
-        let delivery_time = path
-            .file_name()
-            .and_then(|n| delivery_time(&n.to_string_lossy()));
-        self.files.push(InputFile {
-            path,
-            size,
-            delivery_time,
-            origin,
-            changed,
-        });
     }
 
     /// Total size on disk of the files to read.
@@ -507,7 +512,7 @@ pub fn read(files: Vec<InputFile>, options: ReadOptions) -> Receiver<Message> {
                 .unwrap_or_else(rayon::current_num_threads)
                 .max(1);
             let decoder = Decoder::new(&options.extra);
-            let mut order = Ordering::new(&files, &options, tx);
+            let mut order = Handover::new(&files, &options, tx);
             if threads == 1 {
                 let mut prepare = options.prepare.as_ref().map(|f| f());
                 for (i, file) in files.iter().enumerate() {
@@ -554,7 +559,7 @@ fn decode_in_parallel(
     threads: usize,
     decoder: &Decoder,
     options: &ReadOptions,
-    order: &mut Ordering,
+    order: &mut Handover,
 ) {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     use std::sync::{Condvar, Mutex};
@@ -629,7 +634,7 @@ struct Gone;
 
 /// The reading thread's side of the stream: hands on each file's report and events, ordered
 /// by rounds of [`ReadOptions::files_per_round`] files.
-struct Ordering<'a> {
+struct Handover<'a> {
     files: &'a [InputFile],
     tx: crossbeam_channel::Sender<Message>,
     reorder: Reorder,
@@ -649,7 +654,7 @@ struct Ordering<'a> {
 /// Unordered reading sends events in messages of about this many.
 const UNORDERED_BATCH: usize = 4096;
 
-impl<'a> Ordering<'a> {
+impl<'a> Handover<'a> {
     fn new(
         files: &'a [InputFile],
         options: &ReadOptions,
@@ -785,6 +790,9 @@ fn read_one(file: &InputFile, index: u32, decoder: &Decoder) -> (FileReport, Vec
     }
 }
 
+/// An event's place in the stream ([`Event::stream_order`]).
+type StreamOrder = (Timestamp, u32, u32);
+
 /// The reorder buffer: holds events until the watermark says no older event can still come.
 ///
 /// Each file's events come sorted and stay in their own run; releasing merges the runs' fronts
@@ -794,8 +802,8 @@ struct Reorder {
     runs: Vec<VecDeque<Event>>,
     /// Slots of `runs` free for reuse.
     free: Vec<usize>,
-    /// The front of every non-empty run: (time, file, record, run).
-    heads: std::collections::BinaryHeap<std::cmp::Reverse<(Timestamp, u32, u32, usize)>>,
+    /// The front of every non-empty run: its [`Event::stream_order`], and the run.
+    heads: std::collections::BinaryHeap<std::cmp::Reverse<(StreamOrder, usize)>>,
     released_until: Option<Timestamp>,
 }
 
@@ -812,23 +820,13 @@ impl Reorder {
     /// Adds one file's sorted events; those older than what was already released go to `late`.
     fn add(&mut self, events: Vec<Event>, late: &mut Vec<Event>) {
         let mut run: VecDeque<Event> = events.into();
-        if let Some(r) = self.released_until
-            && run.front().is_some_and(|e| e.time < r)
-        {
-            run = run
-                .into_iter()
-                .filter_map(|e| {
-                    if e.time < r {
-                        late.push(e);
-                        None
-                    } else {
-                        Some(e)
-                    }
-                })
-                .collect();
+        if let Some(r) = self.released_until {
+            // The run is sorted: its late events are a prefix.
+            late.extend(run.drain(..run.partition_point(|e| e.time < r)));
         }
-        let Some(front) = run.front() else { return };
-        let head = (front.time, front.provenance.file, front.provenance.record);
+        let Some(head) = run.front().map(Event::stream_order) else {
+            return;
+        };
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.runs[slot] = run;
@@ -839,13 +837,12 @@ impl Reorder {
                 self.runs.len() - 1
             }
         };
-        self.heads
-            .push(std::cmp::Reverse((head.0, head.1, head.2, slot)));
+        self.heads.push(std::cmp::Reverse((head, slot)));
     }
 
     /// Appends the events older than `watermark` to `out`, in time order.
     fn release(&mut self, watermark: Timestamp, out: &mut Vec<Event>) {
-        while let Some(&std::cmp::Reverse((time, _, _, slot))) = self.heads.peek() {
+        while let Some(&std::cmp::Reverse(((time, _, _), slot))) = self.heads.peek() {
             if time >= watermark {
                 break;
             }
@@ -853,12 +850,7 @@ impl Reorder {
             let run = &mut self.runs[slot];
             out.extend(run.pop_front());
             match run.front() {
-                Some(e) => self.heads.push(std::cmp::Reverse((
-                    e.time,
-                    e.provenance.file,
-                    e.provenance.record,
-                    slot,
-                ))),
+                Some(e) => self.heads.push(std::cmp::Reverse((e.stream_order(), slot))),
                 None => {
                     // Give the slot's memory back now: a burst's run must not stay allocated.
                     self.runs[slot] = VecDeque::new();
@@ -871,7 +863,7 @@ impl Reorder {
 }
 
 fn sort_events(events: &mut [Event]) {
-    events.sort_by_key(|e| (e.time, e.provenance.file, e.provenance.record));
+    events.sort_by_key(Event::stream_order);
 }
 
 #[cfg(test)]
